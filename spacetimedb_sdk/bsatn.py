@@ -1,0 +1,941 @@
+"""BSATN: the binary encoding of SATS values, compiled once per type.
+
+:func:`compile_codec` turns an :class:`~spacetimedb_sdk.algebraic_type.AlgebraicType` (plus its
+typespace and optional Python-class bindings) into a :class:`BsatnCodec` whose ``encode`` and
+``decode`` are specialised Python functions generated for that type:
+
+* consecutive fixed-width fields (integers, floats, bools, Identity, Timestamp, the length prefix
+  of the next string, the tag of the next sum, ...) are read or written with one precompiled
+  ``struct.Struct`` call, so a row such as ``{id: u64, x: f32, y: f32, z: f32, hp: u32}`` costs one
+  ``unpack_from``;
+* there is no per-field type dispatch at run time: the type was resolved when the code was
+  generated;
+* non-recursive ``Ref``\\ s are inlined; recursive ones become calls to their own function.
+
+Decoding is strict. Truncated input, trailing bytes, an unknown sum tag, a bool byte other than
+0/1 and invalid UTF-8 all raise :class:`~spacetimedb_sdk.errors.BsatnDecodeError` naming the
+problem and its byte offset; nothing else escapes.
+
+Value shapes: see :mod:`spacetimedb_sdk.values`. Bindings (:class:`ProductBinding`,
+:class:`SumBinding`) let generated code decode straight into its own classes.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import starmap
+from typing import Any, Final, Generic, TypeVar, cast
+
+from spacetimedb_sdk.algebraic_type import (
+    UNIT,
+    AlgebraicType,
+    ArrayType,
+    PrimitiveType,
+    ProductType,
+    RefType,
+    SumType,
+    Typespace,
+    special_kind,
+    type_to_json,
+)
+from spacetimedb_sdk.errors import BsatnDecodeError, BsatnEncodeError
+from spacetimedb_sdk.identity import ConnectionId, Identity
+from spacetimedb_sdk.schedule_at import ScheduleAt
+from spacetimedb_sdk.timestamp import TimeDuration, Timestamp
+from spacetimedb_sdk.uuid import Uuid
+from spacetimedb_sdk.values import Err, Ok, Some, SumValue
+
+__all__ = [
+    "BsatnCodec",
+    "Bindings",
+    "ProductBinding",
+    "SumBinding",
+    "compile_codec",
+    "decode",
+    "encode",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ProductBinding:
+    """Decode a product into ``cls(*fields)`` and encode by reading ``attrs`` from the object.
+
+    ``attrs`` are the Python attribute names, one per element in wire order.
+    """
+
+    cls: Callable[..., Any]
+    attrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SumBinding:
+    """Decode variant ``tag`` with ``wrap[tag](payload)``; encode with ``unwrap(obj) -> (tag, payload)``.
+
+    ``constants`` may give, per tag, a ready-made value for unit variants (e.g. enum members) so
+    the decoder does not call ``wrap`` for them.
+    """
+
+    wrap: tuple[Callable[[Any], Any], ...]
+    unwrap: Callable[[Any], tuple[int, Any]]
+    constants: Mapping[int, Any] = field(default_factory=dict)
+
+
+#: Bindings by typespace index: the type at ``Ref(i)`` decodes into ``bindings[i]``'s class.
+Bindings = Mapping[int, ProductBinding | SumBinding]
+
+# ------------------------------------------------------------------------------- fast constructors
+# The special classes validate their arguments in __init__; decoded values are valid by
+# construction, so the generated code builds them without the checks.
+
+_new = object.__new__
+
+
+def _mk_identity(value: int) -> Identity:
+    obj = _new(Identity)
+    obj._value = value
+    return obj
+
+
+def _mk_connection_id(value: int) -> ConnectionId:
+    obj = _new(ConnectionId)
+    obj._value = value
+    return obj
+
+
+def _mk_timestamp(micros: int) -> Timestamp:
+    obj = _new(Timestamp)
+    obj._micros = micros
+    return obj
+
+
+def _mk_time_duration(micros: int) -> TimeDuration:
+    obj = _new(TimeDuration)
+    obj._micros = micros
+    return obj
+
+
+def _mk_uuid(value: int) -> Uuid:
+    obj = _new(Uuid)
+    obj._value = value
+    return obj
+
+
+def _mk_schedule_at(value: TimeDuration | Timestamp) -> ScheduleAt:
+    obj = _new(ScheduleAt)
+    obj._value = value
+    return obj
+
+
+# --------------------------------------------------------------------------------- error helpers
+
+
+def _truncated(pos: int, need: int, have: int, what: str) -> BsatnDecodeError:
+    return BsatnDecodeError(
+        f"input truncated: {what} needs {need} byte(s) but only {max(have - pos, 0)} remain", pos
+    )
+
+
+def _bad_bool(pos: int, byte: int) -> BsatnDecodeError:
+    return BsatnDecodeError(f"invalid Bool byte 0x{byte:02x} (only 0x00 and 0x01 are valid)", pos)
+
+
+def _bad_tag(pos: int, tag: int, what: str, count: int) -> BsatnDecodeError:
+    return BsatnDecodeError(f"invalid sum tag {tag} for {what} with {count} variant(s)", pos)
+
+
+def _bad_utf8(pos: int, exc: UnicodeDecodeError) -> BsatnDecodeError:
+    return BsatnDecodeError(f"invalid UTF-8 in String: {exc.reason}", pos + exc.start)
+
+
+def _not_bytes(data: object) -> BsatnDecodeError:
+    return BsatnDecodeError(f"BSATN input must be bytes-like, not {type(data).__name__}")
+
+
+# ------------------------------------------------------------------------------- the compiled codec
+
+_FIXED_FORMATS: Final[dict[str, tuple[str, int]]] = {
+    "Bool": ("B", 1),
+    "I8": ("b", 1),
+    "U8": ("B", 1),
+    "I16": ("h", 2),
+    "U16": ("H", 2),
+    "I32": ("i", 4),
+    "U32": ("I", 4),
+    "I64": ("q", 8),
+    "U64": ("Q", 8),
+    "I128": ("16s", 16),
+    "U128": ("16s", 16),
+    "I256": ("32s", 32),
+    "U256": ("32s", 32),
+    "F32": ("f", 4),
+    "F64": ("d", 8),
+}
+
+_WIDE_SIGNED: Final = {"I128": True, "U128": False, "I256": True, "U256": False}
+_WIDE_BYTES: Final = {"I128": 16, "U128": 16, "I256": 32, "U256": 32}
+_INT_RANGES: Final = {
+    "I128": (-(1 << 127), (1 << 127) - 1),
+    "U128": (0, (1 << 128) - 1),
+    "I256": (-(1 << 255), (1 << 255) - 1),
+    "U256": (0, (1 << 256) - 1),
+}
+
+# Special products that are one fixed-width primitive: (format, size, fast constructor, encoder expr).
+_SPECIAL_FIXED: Final[dict[str, tuple[str, int, str, str]]] = {
+    "identity": ("32s", 32, "_mk_identity(_from_bytes({}, 'little'))", "{}._value.to_bytes(32, 'little')"),
+    "connection_id": (
+        "16s",
+        16,
+        "_mk_connection_id(_from_bytes({}, 'little'))",
+        "{}._value.to_bytes(16, 'little')",
+    ),
+    "uuid": ("16s", 16, "_mk_uuid(_from_bytes({}, 'little'))", "{}._value.to_bytes(16, 'little')"),
+    "timestamp": ("q", 8, "_mk_timestamp({})", "{}._micros"),
+    "time_duration": ("q", 8, "_mk_time_duration({})", "{}._micros"),
+}
+_SPECIAL_CLASSES: Final = {
+    "identity": "Identity",
+    "connection_id": "ConnectionId",
+    "uuid": "Uuid",
+    "timestamp": "Timestamp",
+    "time_duration": "TimeDuration",
+}
+
+
+class BsatnCodec(Generic[T]):
+    """An encoder/decoder pair generated for one AlgebraicType.
+
+    Build with :func:`compile_codec`. Instances are immutable and thread-safe.
+    """
+
+    __slots__ = (
+        "_decode_at",
+        "_decode_fixed_tuple",
+        "_encode_into",
+        "fixed_format",
+        "fixed_size",
+        "source",
+        "type",
+        "typespace",
+    )
+
+    def __init__(
+        self,
+        ty: AlgebraicType,
+        typespace: Typespace,
+        decode_at: Callable[[Any, int], tuple[T, int]],
+        encode_into: Callable[[T, bytearray], None],
+        fixed_size: int | None,
+        fixed_format: struct.Struct | None,
+        decode_fixed_tuple: Callable[..., T] | None,
+        source: str,
+    ) -> None:
+        self.type = ty
+        self.typespace = typespace
+        self._decode_at = decode_at
+        self._encode_into = encode_into
+        #: The BSATN size of every value of this type, when it is statically fixed.
+        self.fixed_size = fixed_size
+        #: For types that are a flat run of fixed-width fields: the struct that reads one value.
+        self.fixed_format = fixed_format
+        self._decode_fixed_tuple = decode_fixed_tuple
+        #: The generated Python source (for debugging and the curious).
+        self.source = source
+
+    def decode(self, data: bytes | bytearray | memoryview) -> T:
+        """Decode exactly one value; trailing bytes are an error."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise _not_bytes(data)
+        value, pos = self._decode_at(data, 0)
+        if pos != len(data):
+            raise BsatnDecodeError(f"{len(data) - pos} trailing byte(s) after the value", pos)
+        return value
+
+    def decode_from(self, data: bytes | bytearray | memoryview, offset: int = 0) -> tuple[T, int]:
+        """Decode one value starting at ``offset``; return it and the offset just past it."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise _not_bytes(data)
+        return self._decode_at(data, offset)
+
+    def decode_concatenated(self, data: bytes | bytearray | memoryview) -> list[T]:
+        """Decode values laid back to back until ``data`` is exhausted."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise _not_bytes(data)
+        fmt = self.fixed_format
+        if fmt is not None and self._decode_fixed_tuple is not None:
+            size = fmt.size
+            if len(data) % size:
+                raise BsatnDecodeError(
+                    f"{len(data)} bytes is not a whole number of {size}-byte values",
+                    len(data) - len(data) % size,
+                )
+            return list(starmap(self._decode_fixed_tuple, fmt.iter_unpack(data)))
+        out: list[T] = []
+        append = out.append
+        pos, end, decode_at = 0, len(data), self._decode_at
+        while pos < end:
+            value, pos = decode_at(data, pos)
+            append(value)
+        return out
+
+    def encode(self, value: T) -> bytes:
+        """Encode one value to BSATN bytes."""
+        out = bytearray()
+        self.encode_into(value, out)
+        return bytes(out)
+
+    def encode_into(self, value: T, out: bytearray) -> None:
+        """Append the BSATN of ``value`` to ``out``."""
+        try:
+            self._encode_into(value, out)
+        except BsatnEncodeError:
+            raise
+        except (struct.error, TypeError, AttributeError, KeyError, OverflowError, ValueError,
+                IndexError, UnicodeEncodeError) as exc:  # fmt: skip
+            raise BsatnEncodeError(
+                f"cannot encode {_short_repr(value)} as {_type_name(self.type)}: {exc}"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"BsatnCodec({_type_name(self.type)})"
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _type_name(ty: AlgebraicType) -> str:
+    text = str(type_to_json(ty))
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+# --------------------------------------------------------------------------------- code generation
+
+
+@dataclass
+class _Run:
+    """Fixed-width items waiting to be read (decode) or written (encode) with one struct call."""
+
+    fmt: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    bool_names: list[tuple[str, int]] = field(default_factory=list)  # (name, offset in run)
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes)
+
+
+class _Block:
+    """Lines of generated code at one indentation, with the fixed-width run still open in it."""
+
+    def __init__(self, lines: list[str], indent: int) -> None:
+        self.lines = lines
+        self.indent = indent
+        self.run = _Run()
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
+
+
+class _Generator:
+    """Generates the decode and encode functions for one root type (and recursive refs)."""
+
+    def __init__(self, typespace: Typespace, bindings: Bindings) -> None:
+        self.ts = typespace
+        self.bindings = bindings
+        self.ns: dict[str, Any] = {
+            "_unpack_from": struct.unpack_from,
+            "_pack": struct.pack,
+            "_from_bytes": int.from_bytes,
+            "_mk_identity": _mk_identity,
+            "_mk_connection_id": _mk_connection_id,
+            "_mk_timestamp": _mk_timestamp,
+            "_mk_time_duration": _mk_time_duration,
+            "_mk_uuid": _mk_uuid,
+            "_mk_schedule_at": _mk_schedule_at,
+            "Identity": Identity,
+            "ConnectionId": ConnectionId,
+            "Uuid": Uuid,
+            "Timestamp": Timestamp,
+            "TimeDuration": TimeDuration,
+            "ScheduleAt": ScheduleAt,
+            "_Some": Some,
+            "_Ok": Ok,
+            "_Err": Err,
+            "_SumValue": SumValue,
+            "_truncated": _truncated,
+            "_bad_bool": _bad_bool,
+            "_bad_tag": _bad_tag,
+            "_bad_utf8": _bad_utf8,
+            "_EncodeError": BsatnEncodeError,
+            "_check_wide": _check_wide,
+            "_encode_bytes": _encode_bytes,
+        }
+        self.counter = 0
+        self.sources: list[str] = []
+        self.ref_funcs: dict[int, tuple[str, str]] = {}  # ref index -> (decode fn, encode fn)
+        self.pending_refs: list[int] = []
+        self.structs: dict[str, str] = {}
+
+    # -- names ----------------------------------------------------------------------------------
+    def tmp(self, prefix: str = "t") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def const(self, value: object, prefix: str = "_k") -> str:
+        name = self.tmp(prefix)
+        self.ns[name] = value
+        return name
+
+    def struct_name(self, fmt: str) -> str:
+        name = self.structs.get(fmt)
+        if name is None:
+            name = self.tmp("_S")
+            self.structs[fmt] = name
+            self.ns[name] = struct.Struct("<" + fmt)
+        return name
+
+    # -- type helpers ---------------------------------------------------------------------------
+    def resolve(self, ty: AlgebraicType) -> tuple[AlgebraicType, ProductBinding | SumBinding | None]:
+        """Follow refs; return the type and the first binding met on the way."""
+        binding: ProductBinding | SumBinding | None = None
+        seen: set[int] = set()
+        while isinstance(ty, RefType):
+            if ty.index in seen or not 0 <= ty.index < len(self.ts):
+                raise ValueError(f"unresolvable type reference Ref({ty.index})")
+            seen.add(ty.index)
+            if binding is None:
+                binding = self.bindings.get(ty.index)
+            ty = self.ts.types[ty.index]
+        return ty, binding
+
+    def fixed_size(self, ty: AlgebraicType, stack: frozenset[int] = frozenset()) -> int | None:
+        """Statically known BSATN size of ``ty``, or None if values vary in size."""
+        if isinstance(ty, RefType):
+            if ty.index in stack:
+                return None
+            return self.fixed_size(self.ts.types[ty.index], stack | {ty.index})
+        if isinstance(ty, PrimitiveType):
+            entry = _FIXED_FORMATS.get(ty.name)
+            return entry[1] if entry else None
+        if isinstance(ty, ProductType):
+            total = 0
+            for el in ty.elements:
+                size = self.fixed_size(el.algebraic_type, stack)
+                if size is None:
+                    return None
+                total += size
+            return total
+        if isinstance(ty, SumType):
+            # Only a sum whose variants are all unit has a fixed size (the tag byte).
+            if ty.variants and all(
+                self.fixed_size(v.algebraic_type, stack) == 0 for v in ty.variants
+            ):
+                return 1
+            return None
+        return None
+
+    # ================================================================================ decoding
+    def flush(self, block: _Block) -> None:
+        run = block.run
+        if not run.fmt:
+            return
+        size = run.size
+        sname = self.struct_name("".join(run.fmt))
+        block.emit(f"if pos + {size} > blen: raise _truncated(pos, {size}, blen, 'fixed-width fields')")
+        targets = ", ".join(run.names) + ("," if len(run.names) == 1 else "")
+        block.emit(f"{targets} = {sname}.unpack_from(buf, pos)")
+        for name, offset in run.bool_names:
+            block.emit(f"if {name} > 1: raise _bad_bool(pos + {offset}, {name})")
+        block.emit(f"pos += {size}")
+        block.run = _Run()
+
+    def add_fixed(self, block: _Block, fmt: str, size: int, is_bool: bool = False) -> str:
+        name = self.tmp()
+        run = block.run
+        if is_bool:
+            run.bool_names.append((name, run.size))
+        run.fmt.append(fmt)
+        run.names.append(name)
+        run.sizes.append(size)
+        return name
+
+    def dec(self, ty: AlgebraicType, block: _Block, stack: tuple[int, ...]) -> str:
+        """Emit code decoding ``ty``; return an expression for the value.
+
+        The expression may reference names that are only assigned when the block's run is
+        flushed, so it must be used after the next flush of ``block``.
+        """
+        binding: ProductBinding | SumBinding | None = None
+        if isinstance(ty, RefType):
+            if ty.index in stack:
+                # Recursive: call the ref's own function.
+                self.flush(block)
+                fn = self.ref_function(ty.index)[0]
+                out = self.tmp()
+                block.emit(f"{out}, pos = {fn}(buf, pos)")
+                return out
+            index = ty.index
+            ty, binding = self.resolve(ty)
+            stack = (*stack, index)
+        if isinstance(ty, PrimitiveType):
+            return self.dec_primitive(ty, block)
+        if isinstance(ty, ArrayType):
+            return self.dec_array(ty, block, stack)
+        if isinstance(ty, ProductType):
+            return self.dec_product(ty, block, stack, cast("ProductBinding | None", binding))
+        if isinstance(ty, SumType):
+            return self.dec_sum(ty, block, stack, cast("SumBinding | None", binding))
+        raise TypeError(f"not an AlgebraicType: {ty!r}")
+
+    def dec_primitive(self, ty: PrimitiveType, block: _Block) -> str:
+        if ty.name == "String":
+            return self.dec_string(block)
+        fmt, size = _FIXED_FORMATS[ty.name]
+        name = self.add_fixed(block, fmt, size, is_bool=ty.name == "Bool")
+        if ty.name == "Bool":
+            return f"({name} == 1)"
+        if ty.name in _WIDE_SIGNED:
+            signed = ", signed=True" if _WIDE_SIGNED[ty.name] else ""
+            return f"_from_bytes({name}, 'little'{signed})"
+        return name
+
+    def dec_length_prefixed(self, block: _Block, what: str) -> tuple[str, str]:
+        """Read a u32 length with the open run; return (start var, end var) of the payload."""
+        length = self.add_fixed(block, "I", 4)
+        self.flush(block)
+        end = self.tmp("e")
+        block.emit(f"{end} = pos + {length}")
+        block.emit(f"if {end} > blen: raise _truncated(pos, {length}, blen, {what!r})")
+        return length, end
+
+    def dec_string(self, block: _Block) -> str:
+        _, end = self.dec_length_prefixed(block, "String")
+        out = self.tmp()
+        block.emit("try:")
+        block.emit(f"    {out} = str(buf[pos:{end}], 'utf-8')")
+        block.emit("except UnicodeDecodeError as exc:")
+        block.emit("    raise _bad_utf8(pos, exc) from None")
+        block.emit(f"pos = {end}")
+        return out
+
+    def dec_array(self, ty: ArrayType, block: _Block, stack: tuple[int, ...]) -> str:
+        elem, _ = self.resolve(ty.element)
+        out = self.tmp()
+        if isinstance(elem, PrimitiveType) and elem.name == "U8" and not isinstance(ty.element, RefType):
+            _, end = self.dec_length_prefixed(block, "Array<U8>")
+            block.emit(f"{out} = bytes(buf[pos:{end}])")
+            block.emit(f"pos = {end}")
+            return out
+        count = self.add_fixed(block, "I", 4)
+        self.flush(block)
+        if (
+            isinstance(elem, PrimitiveType)
+            and elem.name in _FIXED_FORMATS
+            and elem.name not in _WIDE_SIGNED
+            and elem.name != "Bool"
+            and not isinstance(ty.element, RefType)
+        ):
+            fmt, size = _FIXED_FORMATS[elem.name]
+            block.emit(f"if pos + {count} * {size} > blen: raise _truncated(pos, {count} * {size}, blen, 'Array')")
+            block.emit(f"{out} = list(_unpack_from('<%d{fmt}' % {count}, buf, pos))")
+            block.emit(f"pos += {count} * {size}")
+            return out
+        elem_size = self.fixed_size(ty.element)
+        if elem_size:
+            block.emit(
+                f"if pos + {count} * {elem_size} > blen: "
+                f"raise _truncated(pos, {count} * {elem_size}, blen, 'Array')"
+            )
+        block.emit(f"{out} = []")
+        block.emit(f"for _ in range({count}):")
+        inner = _Block(block.lines, block.indent + 1)
+        expr = self.dec(ty.element, inner, stack)
+        self.flush(inner)
+        inner.emit(f"{out}.append({expr})")
+        return out
+
+    def dec_product(
+        self,
+        ty: ProductType,
+        block: _Block,
+        stack: tuple[int, ...],
+        binding: ProductBinding | None,
+    ) -> str:
+        kind = special_kind(ty)
+        if binding is None and kind in _SPECIAL_FIXED:
+            fmt, size, build, _ = _SPECIAL_FIXED[kind]
+            name = self.add_fixed(block, fmt, size)
+            return build.format(name)
+        exprs = [self.dec(el.algebraic_type, block, stack) for el in ty.elements]
+        if binding is not None:
+            cls = self.const(binding.cls, "_C")
+            return f"{cls}({', '.join(exprs)})"
+        if not ty.elements:
+            return "()"
+        keys = [el.name if el.name is not None else str(i) for i, el in enumerate(ty.elements)]
+        return "{" + ", ".join(f"{k!r}: {e}" for k, e in zip(keys, exprs, strict=True)) + "}"
+
+    def dec_sum(
+        self,
+        ty: SumType,
+        block: _Block,
+        stack: tuple[int, ...],
+        binding: SumBinding | None,
+    ) -> str:
+        kind = special_kind(ty) if binding is None else None
+        tag = self.add_fixed(block, "B", 1)
+        self.flush(block)
+        out = self.tmp()
+        what = {"option": "Option", "result": "Result", "schedule_at": "ScheduleAt"}.get(
+            kind or "", "sum"
+        )
+        for i, variant in enumerate(ty.variants):
+            block.emit(f"{'if' if i == 0 else 'elif'} {tag} == {i}:")
+            inner = _Block(block.lines, block.indent + 1)
+            payload_ty = variant.algebraic_type
+            if kind == "option" and i == 1:
+                inner.emit(f"{out} = None")
+                continue
+            if binding is not None and i in binding.constants:
+                inner.emit(f"{out} = {self.const(binding.constants[i])}")
+                continue
+            is_unit = payload_ty == UNIT
+            expr = "()" if is_unit else self.dec(payload_ty, inner, stack)
+            self.flush(inner)
+            if binding is not None:
+                wrap = self.const(binding.wrap[i], "_W")
+                inner.emit(f"{out} = {wrap}({expr})")
+            elif kind == "option":
+                if self.may_be_none(payload_ty):
+                    expr = f"_Some({expr})"
+                inner.emit(f"{out} = {expr}")
+            elif kind == "result":
+                inner.emit(f"{out} = {'_Ok' if i == 0 else '_Err'}({expr})")
+            elif kind == "schedule_at":
+                inner.emit(f"{out} = _mk_schedule_at({expr})")
+            else:
+                inner.emit(f"{out} = _SumValue({i}, {variant.name!r}, {expr})")
+        if ty.variants:
+            block.emit("else:")
+            block.emit(f"    raise _bad_tag(pos - 1, {tag}, {what!r}, {len(ty.variants)})")
+        else:
+            block.emit(f"raise _bad_tag(pos - 1, {tag}, 'empty sum', 0)")
+        return out
+
+    def may_be_none(self, ty: AlgebraicType) -> bool:
+        """True if a decoded value of ``ty`` can be ``None`` (an unbound Option)."""
+        resolved, binding = self.resolve(ty)
+        return binding is None and special_kind(resolved) == "option"
+
+    # ================================================================================ encoding
+    def eflush(self, block: _Block) -> None:
+        run = block.run
+        if not run.fmt:
+            return
+        sname = self.struct_name("".join(run.fmt))
+        block.emit(f"out += {sname}.pack({', '.join(run.names)})")
+        block.run = _Run()
+
+    def eadd(self, block: _Block, fmt: str, size: int, expr: str) -> None:
+        """Queue ``expr`` to be packed with the open run."""
+        run = block.run
+        if not _is_simple(expr):
+            name = self.tmp("v")
+            block.emit(f"{name} = {expr}")
+            expr = name
+        run.fmt.append(fmt)
+        run.names.append(expr)
+        run.sizes.append(size)
+
+    def enc(self, ty: AlgebraicType, value: str, block: _Block, stack: tuple[int, ...]) -> None:
+        """Emit code appending the BSATN of the value held in variable ``value``."""
+        binding: ProductBinding | SumBinding | None = None
+        if isinstance(ty, RefType):
+            if ty.index in stack:
+                self.eflush(block)
+                fn = self.ref_function(ty.index)[1]
+                block.emit(f"{fn}({value}, out)")
+                return
+            index = ty.index
+            ty, binding = self.resolve(ty)
+            stack = (*stack, index)
+        if isinstance(ty, PrimitiveType):
+            self.enc_primitive(ty, value, block)
+        elif isinstance(ty, ArrayType):
+            self.enc_array(ty, value, block, stack)
+        elif isinstance(ty, ProductType):
+            self.enc_product(ty, value, block, stack, cast("ProductBinding | None", binding))
+        elif isinstance(ty, SumType):
+            self.enc_sum(ty, value, block, stack, cast("SumBinding | None", binding))
+        else:
+            raise TypeError(f"not an AlgebraicType: {ty!r}")
+
+    def enc_primitive(self, ty: PrimitiveType, value: str, block: _Block) -> None:
+        if ty.name == "String":
+            data = self.tmp("b")
+            block.emit(f"{data} = {value}.encode('utf-8')")
+            self.eadd(block, "I", 4, f"len({data})")
+            self.eflush(block)
+            block.emit(f"out += {data}")
+            return
+        fmt, size = _FIXED_FORMATS[ty.name]
+        if ty.name == "Bool":
+            flag = self.tmp("v")
+            block.emit(f"if {value} is True: {flag} = 1")
+            block.emit(f"elif {value} is False: {flag} = 0")
+            block.emit(f"else: raise _EncodeError('Bool needs True or False, got %r' % ({value},))")
+            self.eadd(block, fmt, size, flag)
+            return
+        if ty.name in _WIDE_SIGNED:
+            lo, hi = _INT_RANGES[ty.name]
+            expr = f"_check_wide({value}, {lo}, {hi}, {ty.name!r}).to_bytes({_WIDE_BYTES[ty.name]}, 'little', signed={_WIDE_SIGNED[ty.name]})"
+            self.eadd(block, fmt, size, expr)
+            return
+        self.eadd(block, fmt, size, value)
+
+    def enc_array(self, ty: ArrayType, value: str, block: _Block, stack: tuple[int, ...]) -> None:
+        elem, _ = self.resolve(ty.element)
+        if isinstance(elem, PrimitiveType) and elem.name == "U8" and not isinstance(ty.element, RefType):
+            data = self.tmp("b")
+            block.emit(f"{data} = _encode_bytes({value})")
+            self.eadd(block, "I", 4, f"len({data})")
+            self.eflush(block)
+            block.emit(f"out += {data}")
+            return
+        seq = self.tmp("s")
+        block.emit(f"{seq} = {value}")
+        block.emit(f"if isinstance({seq}, (str, bytes, dict)): raise _EncodeError('Array needs a sequence, got %r' % (type({seq}).__name__,))")
+        self.eadd(block, "I", 4, f"len({seq})")
+        self.eflush(block)
+        if (
+            isinstance(elem, PrimitiveType)
+            and elem.name in _FIXED_FORMATS
+            and elem.name not in _WIDE_SIGNED
+            and elem.name != "Bool"
+            and not isinstance(ty.element, RefType)
+        ):
+            fmt, _ = _FIXED_FORMATS[elem.name]
+            block.emit(f"out += _pack('<%d{fmt}' % len({seq}), *{seq})")
+            return
+        item = self.tmp("x")
+        block.emit(f"for {item} in {seq}:")
+        inner = _Block(block.lines, block.indent + 1)
+        self.enc(ty.element, item, inner, stack)
+        self.eflush(inner)
+        if len(inner.lines) and inner.lines[-1].endswith(":"):
+            inner.emit("pass")
+
+    def enc_product(
+        self,
+        ty: ProductType,
+        value: str,
+        block: _Block,
+        stack: tuple[int, ...],
+        binding: ProductBinding | None,
+    ) -> None:
+        kind = special_kind(ty)
+        if binding is None and kind in _SPECIAL_FIXED:
+            fmt, size, _, enc_expr = _SPECIAL_FIXED[kind]
+            cls = _SPECIAL_CLASSES[kind]
+            block.emit(
+                f"if not isinstance({value}, {cls}): "
+                f"raise _EncodeError('expected {cls}, got %r' % (type({value}).__name__,))"
+            )
+            self.eadd(block, fmt, size, enc_expr.format(value))
+            return
+        if not ty.elements:
+            return
+        for i, el in enumerate(ty.elements):
+            if binding is not None:
+                attr = binding.attrs[i]
+                access = f"{value}.{attr}" if attr.isidentifier() else f"getattr({value}, {attr!r})"
+            else:
+                key = el.name if el.name is not None else str(i)
+                access = f"{value}[{key!r}]"
+            item = self.tmp("x")
+            block.emit(f"{item} = {access}")
+            self.enc(el.algebraic_type, item, block, stack)
+
+    def enc_sum(
+        self,
+        ty: SumType,
+        value: str,
+        block: _Block,
+        stack: tuple[int, ...],
+        binding: SumBinding | None,
+    ) -> None:
+        kind = special_kind(ty) if binding is None else None
+        if kind == "option":
+            payload = self.tmp("p")
+            self.eflush(block)  # what is queued precedes the tag byte
+            block.emit(f"if {value} is None:")
+            block.emit("    out.append(1)")
+            block.emit("else:")
+            some_block = _Block(block.lines, block.indent + 1)
+            some_block.emit(f"{payload} = {value}.value if isinstance({value}, _Some) else {value}")
+            self.eadd(some_block, "B", 1, "0")
+            self.enc(ty.variants[0].algebraic_type, payload, some_block, stack)
+            self.eflush(some_block)
+            return
+        tag = self.tmp("g")
+        payload = self.tmp("p")
+        if binding is not None:
+            unwrap = self.const(binding.unwrap, "_U")
+            block.emit(f"{tag}, {payload} = {unwrap}({value})")
+        elif kind == "result":
+            block.emit(f"if isinstance({value}, _Ok): {tag}, {payload} = 0, {value}.value")
+            block.emit(f"elif isinstance({value}, _Err): {tag}, {payload} = 1, {value}.error")
+            block.emit(f"else: raise _EncodeError('Result needs Ok(...) or Err(...), got %r' % ({value},))")
+        elif kind == "schedule_at":
+            block.emit(f"if not isinstance({value}, ScheduleAt): raise _EncodeError('expected ScheduleAt, got %r' % ({value},))")
+            block.emit(f"{tag}, {payload} = {value}.tag, {value}.value")
+        else:
+            block.emit(f"if not isinstance({value}, _SumValue): raise _EncodeError('expected SumValue, got %r' % ({value},))")
+            block.emit(f"{tag}, {payload} = {value}.tag, {value}.value")
+        self.eadd(block, "B", 1, tag)
+        self.eflush(block)
+        for i, variant in enumerate(ty.variants):
+            block.emit(f"{'if' if i == 0 else 'elif'} {tag} == {i}:")
+            inner = _Block(block.lines, block.indent + 1)
+            if variant.algebraic_type == UNIT:
+                inner.emit("pass")
+                continue
+            self.enc(variant.algebraic_type, payload, inner, stack)
+            self.eflush(inner)
+        if ty.variants:
+            block.emit("else:")
+            block.emit(f"    raise _EncodeError('invalid tag %r for a sum of {len(ty.variants)} variant(s)' % ({tag},))")
+        else:
+            block.emit("raise _EncodeError('the empty sum has no values')")
+
+    # ================================================================================ functions
+    def ref_function(self, index: int) -> tuple[str, str]:
+        names = self.ref_funcs.get(index)
+        if names is None:
+            names = (f"_dec_ref{index}", f"_enc_ref{index}")
+            self.ref_funcs[index] = names
+            self.pending_refs.append(index)
+        return names
+
+    def function_pair(self, ty: AlgebraicType, dec_name: str, enc_name: str, stack: tuple[int, ...]) -> None:
+        lines = [f"def {dec_name}(buf, pos):", "    blen = len(buf)"]
+        block = _Block(lines, 1)
+        expr = self.dec(ty, block, stack)
+        self.flush(block)
+        block.emit(f"return {expr}, pos")
+        self.sources.append("\n".join(lines))
+
+        lines = [f"def {enc_name}(value, out):"]
+        block = _Block(lines, 1)
+        self.enc(ty, "value", block, stack)
+        self.eflush(block)
+        block.emit("return None")
+        self.sources.append("\n".join(lines))
+
+    def fixed_tuple_builder(self, ty: AlgebraicType) -> struct.Struct | None:
+        """For a type that is one flat fixed-width run, build ``(struct, f(*fields) -> value)``."""
+        lines: list[str] = []
+        block = _Block(lines, 1)
+        try:
+            expr = self.dec(ty, block, ())
+        except TypeError:
+            return None
+        if lines or not block.run.fmt:
+            return None  # something variable-width (or a branch) was emitted
+        run = block.run
+        fmt = "".join(run.fmt)
+        args = ", ".join(run.names)
+        body = ["def _from_fields(" + args + "):"]
+        for name, _ in run.bool_names:
+            body.append(f"    if {name} > 1: raise _bad_bool(-1, {name})")
+        body.append(f"    return {expr}")
+        self.sources.append("\n".join(body))
+        return struct.Struct("<" + fmt)
+
+    def build(self, ty: AlgebraicType) -> BsatnCodec[Any]:
+        self.function_pair(ty, "_dec_root", "_enc_root", ())
+        while self.pending_refs:
+            index = self.pending_refs.pop()
+            self.function_pair(RefType(index), *self.ref_funcs[index], ())
+        fixed = self.fixed_tuple_builder(ty)
+        source = "\n\n".join(self.sources) + "\n"
+        exec(compile(source, f"<bsatn codec {_type_name(ty)[:60]}>", "exec"), self.ns)  # noqa: S102
+        from_fields = self.ns["_from_fields"] if fixed is not None else None
+        return BsatnCodec(
+            ty,
+            self.ts,
+            self.ns["_dec_root"],
+            self.ns["_enc_root"],
+            self.fixed_size(ty),
+            fixed,
+            from_fields,
+            source,
+        )
+
+
+def _is_simple(expr: str) -> bool:
+    return expr.isidentifier() or expr.isdigit()
+
+
+def _check_wide(value: object, lo: int, hi: int, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BsatnEncodeError(f"{what} needs an int, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise BsatnEncodeError(f"{value} is out of range for {what}")
+    return value
+
+
+def _encode_bytes(value: object) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (list, tuple)):
+        return bytes(value)
+    raise BsatnEncodeError(f"Array<U8> needs bytes, got {type(value).__name__}")
+
+
+# ------------------------------------------------------------------------------------ public API
+
+_CACHE: dict[tuple[AlgebraicType, Typespace, int], BsatnCodec[Any]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def compile_codec(
+    ty: AlgebraicType,
+    typespace: Typespace | Sequence[AlgebraicType] = (),
+    bindings: Bindings | None = None,
+) -> BsatnCodec[Any]:
+    """Generate (or fetch from the cache) the codec for ``ty``.
+
+    ``typespace`` resolves ``Ref``\\ s; ``bindings`` maps typespace indices to Python classes.
+    Codecs without bindings are cached by type; with bindings the caller should keep the codec.
+    """
+    ts = typespace if isinstance(typespace, Typespace) else Typespace(tuple(typespace))
+    if not bindings:
+        key = (ty, ts, 0)
+        with _CACHE_LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        codec = _Generator(ts, {}).build(ty)
+        with _CACHE_LOCK:
+            _CACHE[key] = codec
+        return codec
+    return _Generator(ts, bindings).build(ty)
+
+
+def encode(ty: AlgebraicType, value: Any, typespace: Typespace | Sequence[AlgebraicType] = ()) -> bytes:
+    """Encode ``value`` as ``ty`` (convenience over :func:`compile_codec`)."""
+    return compile_codec(ty, typespace).encode(value)
+
+
+def decode(ty: AlgebraicType, data: bytes | bytearray | memoryview, typespace: Typespace | Sequence[AlgebraicType] = ()) -> Any:
+    """Decode exactly one value of ``ty`` from ``data``."""
+    return compile_codec(ty, typespace).decode(data)
