@@ -174,13 +174,17 @@ UNIT: Final = ProductType(())
 NEVER: Final = SumType(())
 
 
-def product_of(fields: Iterable[tuple[str | None, AlgebraicType]] | Mapping[str, AlgebraicType]) -> ProductType:
+def product_of(
+    fields: Iterable[tuple[str | None, AlgebraicType]] | Mapping[str, AlgebraicType],
+) -> ProductType:
     """Build a product from ``(name, type)`` pairs or an ordered mapping."""
     items = fields.items() if isinstance(fields, Mapping) else fields
     return ProductType(tuple(ProductTypeElement(n, t) for n, t in items))
 
 
-def sum_of(variants: Iterable[tuple[str | None, AlgebraicType]] | Mapping[str, AlgebraicType]) -> SumType:
+def sum_of(
+    variants: Iterable[tuple[str | None, AlgebraicType]] | Mapping[str, AlgebraicType],
+) -> SumType:
     """Build a sum from ``(name, type)`` pairs or an ordered mapping."""
     items = variants.items() if isinstance(variants, Mapping) else variants
     return SumType(tuple(SumTypeVariant(n, t) for n, t in items))
@@ -339,7 +343,10 @@ def type_to_json(ty: AlgebraicType) -> dict[str, Any]:
         return {
             "Product": {
                 "elements": [
-                    {"name": _opt_name_to_json(e.name), "algebraic_type": type_to_json(e.algebraic_type)}
+                    {
+                        "name": _opt_name_to_json(e.name),
+                        "algebraic_type": type_to_json(e.algebraic_type),
+                    }
                     for e in ty.elements
                 ]
             }
@@ -348,7 +355,10 @@ def type_to_json(ty: AlgebraicType) -> dict[str, Any]:
         return {
             "Sum": {
                 "variants": [
-                    {"name": _opt_name_to_json(v.name), "algebraic_type": type_to_json(v.algebraic_type)}
+                    {
+                        "name": _opt_name_to_json(v.name),
+                        "algebraic_type": type_to_json(v.algebraic_type),
+                    }
                     for v in ty.variants
                 ]
             }

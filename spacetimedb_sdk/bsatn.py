@@ -49,8 +49,8 @@ from spacetimedb_sdk.uuid import Uuid
 from spacetimedb_sdk.values import Err, Ok, Some, SumValue
 
 __all__ = [
-    "BsatnCodec",
     "Bindings",
+    "BsatnCodec",
     "ProductBinding",
     "SumBinding",
     "compile_codec",
@@ -187,7 +187,12 @@ _INT_RANGES: Final = {
 
 # Special products that are one fixed-width primitive: (format, size, fast constructor, encoder expr).
 _SPECIAL_FIXED: Final[dict[str, tuple[str, int, str, str]]] = {
-    "identity": ("32s", 32, "_mk_identity(_from_bytes({}, 'little'))", "{}._value.to_bytes(32, 'little')"),
+    "identity": (
+        "32s",
+        32,
+        "_mk_identity(_from_bytes({}, 'little'))",
+        "{}._value.to_bytes(32, 'little')",
+    ),
     "connection_id": (
         "16s",
         16,
@@ -403,7 +408,9 @@ class _Generator:
         return name
 
     # -- type helpers ---------------------------------------------------------------------------
-    def resolve(self, ty: AlgebraicType) -> tuple[AlgebraicType, ProductBinding | SumBinding | None]:
+    def resolve(
+        self, ty: AlgebraicType
+    ) -> tuple[AlgebraicType, ProductBinding | SumBinding | None]:
         """Follow refs; return the type and the first binding met on the way."""
         binding: ProductBinding | SumBinding | None = None
         seen: set[int] = set()
@@ -449,7 +456,9 @@ class _Generator:
             return
         size = run.size
         sname = self.struct_name("".join(run.fmt))
-        block.emit(f"if pos + {size} > blen: raise _truncated(pos, {size}, blen, 'fixed-width fields')")
+        block.emit(
+            f"if pos + {size} > blen: raise _truncated(pos, {size}, blen, 'fixed-width fields')"
+        )
         targets = ", ".join(run.names) + ("," if len(run.names) == 1 else "")
         block.emit(f"{targets} = {sname}.unpack_from(buf, pos)")
         for name, offset in run.bool_names:
@@ -529,7 +538,11 @@ class _Generator:
     def dec_array(self, ty: ArrayType, block: _Block, stack: tuple[int, ...]) -> str:
         elem, _ = self.resolve(ty.element)
         out = self.tmp()
-        if isinstance(elem, PrimitiveType) and elem.name == "U8" and not isinstance(ty.element, RefType):
+        if (
+            isinstance(elem, PrimitiveType)
+            and elem.name == "U8"
+            and not isinstance(ty.element, RefType)
+        ):
             _, end = self.dec_length_prefixed(block, "Array<U8>")
             block.emit(f"{out} = bytes(buf[pos:{end}])")
             block.emit(f"pos = {end}")
@@ -544,7 +557,9 @@ class _Generator:
             and not isinstance(ty.element, RefType)
         ):
             fmt, size = _FIXED_FORMATS[elem.name]
-            block.emit(f"if pos + {count} * {size} > blen: raise _truncated(pos, {count} * {size}, blen, 'Array')")
+            block.emit(
+                f"if pos + {count} * {size} > blen: raise _truncated(pos, {count} * {size}, blen, 'Array')"
+            )
             block.emit(f"{out} = list(_unpack_from('<%d{fmt}' % {count}, buf, pos))")
             block.emit(f"pos += {count} * {size}")
             return out
@@ -703,7 +718,11 @@ class _Generator:
 
     def enc_array(self, ty: ArrayType, value: str, block: _Block, stack: tuple[int, ...]) -> None:
         elem, _ = self.resolve(ty.element)
-        if isinstance(elem, PrimitiveType) and elem.name == "U8" and not isinstance(ty.element, RefType):
+        if (
+            isinstance(elem, PrimitiveType)
+            and elem.name == "U8"
+            and not isinstance(ty.element, RefType)
+        ):
             data = self.tmp("b")
             block.emit(f"{data} = _encode_bytes({value})")
             self.eadd(block, "I", 4, f"len({data})")
@@ -712,7 +731,9 @@ class _Generator:
             return
         seq = self.tmp("s")
         block.emit(f"{seq} = {value}")
-        block.emit(f"if isinstance({seq}, (str, bytes, dict)): raise _EncodeError('Array needs a sequence, got %r' % (type({seq}).__name__,))")
+        block.emit(
+            f"if isinstance({seq}, (str, bytes, dict)): raise _EncodeError('Array needs a sequence, got %r' % (type({seq}).__name__,))"
+        )
         self.eadd(block, "I", 4, f"len({seq})")
         self.eflush(block)
         if (
@@ -793,12 +814,18 @@ class _Generator:
         elif kind == "result":
             block.emit(f"if isinstance({value}, _Ok): {tag}, {payload} = 0, {value}.value")
             block.emit(f"elif isinstance({value}, _Err): {tag}, {payload} = 1, {value}.error")
-            block.emit(f"else: raise _EncodeError('Result needs Ok(...) or Err(...), got %r' % ({value},))")
+            block.emit(
+                f"else: raise _EncodeError('Result needs Ok(...) or Err(...), got %r' % ({value},))"
+            )
         elif kind == "schedule_at":
-            block.emit(f"if not isinstance({value}, ScheduleAt): raise _EncodeError('expected ScheduleAt, got %r' % ({value},))")
+            block.emit(
+                f"if not isinstance({value}, ScheduleAt): raise _EncodeError('expected ScheduleAt, got %r' % ({value},))"
+            )
             block.emit(f"{tag}, {payload} = {value}.tag, {value}.value")
         else:
-            block.emit(f"if not isinstance({value}, _SumValue): raise _EncodeError('expected SumValue, got %r' % ({value},))")
+            block.emit(
+                f"if not isinstance({value}, _SumValue): raise _EncodeError('expected SumValue, got %r' % ({value},))"
+            )
             block.emit(f"{tag}, {payload} = {value}.tag, {value}.value")
         self.eadd(block, "B", 1, tag)
         self.eflush(block)
@@ -812,7 +839,9 @@ class _Generator:
             self.eflush(inner)
         if ty.variants:
             block.emit("else:")
-            block.emit(f"    raise _EncodeError('invalid tag %r for a sum of {len(ty.variants)} variant(s)' % ({tag},))")
+            block.emit(
+                f"    raise _EncodeError('invalid tag %r for a sum of {len(ty.variants)} variant(s)' % ({tag},))"
+            )
         else:
             block.emit("raise _EncodeError('the empty sum has no values')")
 
@@ -825,7 +854,9 @@ class _Generator:
             self.pending_refs.append(index)
         return names
 
-    def function_pair(self, ty: AlgebraicType, dec_name: str, enc_name: str, stack: tuple[int, ...]) -> None:
+    def function_pair(
+        self, ty: AlgebraicType, dec_name: str, enc_name: str, stack: tuple[int, ...]
+    ) -> None:
         lines = [f"def {dec_name}(buf, pos):", "    blen = len(buf)"]
         block = _Block(lines, 1)
         expr = self.dec(ty, block, stack)
@@ -867,7 +898,7 @@ class _Generator:
             self.function_pair(RefType(index), *self.ref_funcs[index], ())
         fixed = self.fixed_tuple_builder(ty)
         source = "\n\n".join(self.sources) + "\n"
-        exec(compile(source, f"<bsatn codec {_type_name(ty)[:60]}>", "exec"), self.ns)  # noqa: S102
+        exec(compile(source, f"<bsatn codec {_type_name(ty)[:60]}>", "exec"), self.ns)
         from_fields = self.ns["_from_fields"] if fixed is not None else None
         return BsatnCodec(
             ty,
@@ -931,11 +962,17 @@ def compile_codec(
     return _Generator(ts, bindings).build(ty)
 
 
-def encode(ty: AlgebraicType, value: Any, typespace: Typespace | Sequence[AlgebraicType] = ()) -> bytes:
+def encode(
+    ty: AlgebraicType, value: Any, typespace: Typespace | Sequence[AlgebraicType] = ()
+) -> bytes:
     """Encode ``value`` as ``ty`` (convenience over :func:`compile_codec`)."""
     return compile_codec(ty, typespace).encode(value)
 
 
-def decode(ty: AlgebraicType, data: bytes | bytearray | memoryview, typespace: Typespace | Sequence[AlgebraicType] = ()) -> Any:
+def decode(
+    ty: AlgebraicType,
+    data: bytes | bytearray | memoryview,
+    typespace: Typespace | Sequence[AlgebraicType] = (),
+) -> Any:
     """Decode exactly one value of ``ty`` from ``data``."""
     return compile_codec(ty, typespace).decode(data)

@@ -7,9 +7,9 @@ the whole family with one ``except`` clause and still tell the kinds apart.
 from __future__ import annotations
 
 __all__ = [
-    "BsatnError",
     "BsatnDecodeError",
     "BsatnEncodeError",
+    "BsatnError",
     "ModuleDefError",
     "ProtocolError",
     "SatsJsonError",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from spacetimedb_sdk.algebraic_type import (
     UNIT,
@@ -82,7 +82,9 @@ class _Ctx:
         self.big_ints = big_ints
         self.non_finite = non_finite
 
-    def resolve(self, ty: AlgebraicType) -> tuple[AlgebraicType, ProductBinding | SumBinding | None]:
+    def resolve(
+        self, ty: AlgebraicType
+    ) -> tuple[AlgebraicType, ProductBinding | SumBinding | None]:
         binding: ProductBinding | SumBinding | None = None
         seen: set[int] = set()
         while isinstance(ty, RefType):
@@ -135,7 +137,11 @@ def _to_json(ty: AlgebraicType, value: Any, ctx: _Ctx) -> Any:
             field, cls, prim = _SPECIAL_FIELDS[kind]
             if not isinstance(value, cls):
                 raise SatsJsonError(f"expected {cls.__name__}, got {type(value).__name__}")
-            raw = value._micros if isinstance(value, (Timestamp, TimeDuration)) else value.value
+            raw = (
+                value._micros
+                if isinstance(value, (Timestamp, TimeDuration))
+                else cast("Identity | ConnectionId | Uuid", value).value
+            )
             return {field: _prim_to_json(prim, raw, ctx)}
         if not ty.elements:
             return []
@@ -177,7 +183,9 @@ def _to_json(ty: AlgebraicType, value: Any, ctx: _Ctx) -> Any:
         if not 0 <= tag < len(ty.variants):
             raise SatsJsonError(f"invalid tag {tag} for a sum of {len(ty.variants)} variants")
         variant = ty.variants[tag]
-        payload_json = [] if variant.algebraic_type == UNIT else _to_json(variant.algebraic_type, payload, ctx)
+        payload_json = (
+            [] if variant.algebraic_type == UNIT else _to_json(variant.algebraic_type, payload, ctx)
+        )
         if variant.name is None:
             return [tag, payload_json]
         return {variant.name: payload_json}
@@ -261,7 +269,9 @@ def _from_json(ty: AlgebraicType, obj: Any, ctx: _Ctx) -> Any:
             raise SatsJsonError(f"Array needs a JSON array, got {obj!r}")
         return [_from_json(ty.element, v, ctx) for v in obj]
     if isinstance(ty, ProductType):
-        return _product_from_json(ty, obj, ctx, binding if isinstance(binding, ProductBinding) else None)
+        return _product_from_json(
+            ty, obj, ctx, binding if isinstance(binding, ProductBinding) else None
+        )
     if isinstance(ty, SumType):
         return _sum_from_json(ty, obj, ctx, binding if isinstance(binding, SumBinding) else None)
     raise SatsJsonError(f"not an AlgebraicType: {ty!r}")
@@ -269,7 +279,7 @@ def _from_json(ty: AlgebraicType, obj: Any, ctx: _Ctx) -> Any:
 
 def _product_from_json(ty: ProductType, obj: Any, ctx: _Ctx, binding: ProductBinding | None) -> Any:
     n = len(ty.elements)
-    if n == 0 and (obj == [] or obj == {}):
+    if n == 0 and obj in ([], {}):
         return binding.cls() if binding else ()
     if isinstance(obj, list):
         if len(obj) != n:
@@ -284,7 +294,10 @@ def _product_from_json(ty: ProductType, obj: Any, ctx: _Ctx, binding: ProductBin
         items = [obj[k] for k in keys]
     else:
         raise SatsJsonError(f"product needs a JSON object or array, got {obj!r}")
-    values = [_from_json(el.algebraic_type, item, ctx) for el, item in zip(ty.elements, items, strict=True)]
+    values = [
+        _from_json(el.algebraic_type, item, ctx)
+        for el, item in zip(ty.elements, items, strict=True)
+    ]
     if binding is not None:
         return binding.cls(*values)
     kind = special_kind(ty)
@@ -373,10 +386,8 @@ def _prim_from_json(name: str, obj: Any) -> Any:
     elif isinstance(obj, str):
         text = obj.strip()
         try:
-            if text.lower().startswith(("0x", "-0x")):
-                value = int(text, 16)
-            else:
-                value = int(text, 10)
+            base = 16 if text.lower().startswith(("0x", "-0x")) else 10
+            value = int(text, base)
         except ValueError:
             raise SatsJsonError(f"{name} needs an integer, got {obj!r}") from None
     else:

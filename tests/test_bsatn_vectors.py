@@ -18,7 +18,9 @@ VECTORS: list[dict[str, Any]] = load_fixture("vectors", "bsatn_values.json")["va
 def _same(a: Any, b: Any) -> bool:
     """Equality that treats NaN as equal to NaN (the vectors contain NaN)."""
     if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+        return (math.isnan(a) and math.isnan(b)) or (
+            a == b and math.copysign(1, a) == math.copysign(1, b)
+        )
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
