@@ -24,6 +24,7 @@ __all__ = [
     "I128",
     "I256",
     "IDENTITY",
+    "INTEGER_RANGES",
     "SCHEDULE_AT",
     "STRING",
     "TIMESTAMP",
@@ -169,6 +170,15 @@ U256: Final = PrimitiveType("U256")
 F32: Final = PrimitiveType("F32")
 F64: Final = PrimitiveType("F64")
 PRIMITIVES: Final = {name: PrimitiveType(name) for name in _PRIMITIVE_ORDER}
+
+#: Inclusive value range of every integer primitive, by name.
+INTEGER_RANGES: Final[dict[str, tuple[int, int]]] = {
+    f"{sign}{bits}": (
+        (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if sign == "I" else (0, (1 << bits) - 1)
+    )
+    for bits in (8, 16, 32, 64, 128, 256)
+    for sign in ("I", "U")
+}
 
 UNIT: Final = ProductType(())
 NEVER: Final = SumType(())

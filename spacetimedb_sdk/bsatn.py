@@ -30,6 +30,7 @@ from itertools import starmap
 from typing import Any, Final, Generic, TypeVar, cast
 
 from spacetimedb_sdk.algebraic_type import (
+    INTEGER_RANGES,
     UNIT,
     AlgebraicType,
     ArrayType,
@@ -56,6 +57,7 @@ __all__ = [
     "compile_codec",
     "decode",
     "encode",
+    "resolve_binding",
 ]
 
 T = TypeVar("T")
@@ -87,6 +89,26 @@ class SumBinding:
 
 #: Bindings by typespace index: the type at ``Ref(i)`` decodes into ``bindings[i]``'s class.
 Bindings = Mapping[int, ProductBinding | SumBinding]
+
+
+def resolve_binding(
+    ty: AlgebraicType, typespace: Typespace, bindings: Bindings
+) -> tuple[AlgebraicType, ProductBinding | SumBinding | None]:
+    """Follow ``Ref``s to a concrete type; return it and the first binding met on the way.
+
+    Raises ValueError for a dangling or cyclic reference.
+    """
+    binding: ProductBinding | SumBinding | None = None
+    seen: set[int] = set()
+    while isinstance(ty, RefType):
+        if ty.index in seen or not 0 <= ty.index < len(typespace):
+            raise ValueError(f"unresolvable type reference Ref({ty.index})")
+        seen.add(ty.index)
+        if binding is None:
+            binding = bindings.get(ty.index)
+        ty = typespace.types[ty.index]
+    return ty, binding
+
 
 # ------------------------------------------------------------------------------- fast constructors
 # The special classes validate their arguments in __init__; decoded values are valid by
@@ -178,12 +200,6 @@ _FIXED_FORMATS: Final[dict[str, tuple[str, int]]] = {
 
 _WIDE_SIGNED: Final = {"I128": True, "U128": False, "I256": True, "U256": False}
 _WIDE_BYTES: Final = {"I128": 16, "U128": 16, "I256": 32, "U256": 32}
-_INT_RANGES: Final = {
-    "I128": (-(1 << 127), (1 << 127) - 1),
-    "U128": (0, (1 << 128) - 1),
-    "I256": (-(1 << 255), (1 << 255) - 1),
-    "U256": (0, (1 << 256) - 1),
-}
 
 # Special products that are one fixed-width primitive: (format, size, fast constructor, encoder expr).
 _SPECIAL_FIXED: Final[dict[str, tuple[str, int, str, str]]] = {
@@ -412,16 +428,7 @@ class _Generator:
         self, ty: AlgebraicType
     ) -> tuple[AlgebraicType, ProductBinding | SumBinding | None]:
         """Follow refs; return the type and the first binding met on the way."""
-        binding: ProductBinding | SumBinding | None = None
-        seen: set[int] = set()
-        while isinstance(ty, RefType):
-            if ty.index in seen or not 0 <= ty.index < len(self.ts):
-                raise ValueError(f"unresolvable type reference Ref({ty.index})")
-            seen.add(ty.index)
-            if binding is None:
-                binding = self.bindings.get(ty.index)
-            ty = self.ts.types[ty.index]
-        return ty, binding
+        return resolve_binding(ty, self.ts, self.bindings)
 
     def fixed_size(self, ty: AlgebraicType, stack: frozenset[int] = frozenset()) -> int | None:
         """Statically known BSATN size of ``ty``, or None if values vary in size."""
@@ -710,7 +717,7 @@ class _Generator:
             self.eadd(block, fmt, size, flag)
             return
         if ty.name in _WIDE_SIGNED:
-            lo, hi = _INT_RANGES[ty.name]
+            lo, hi = INTEGER_RANGES[ty.name]
             expr = f"_check_wide({value}, {lo}, {hi}, {ty.name!r}).to_bytes({_WIDE_BYTES[ty.name]}, 'little', signed={_WIDE_SIGNED[ty.name]})"
             self.eadd(block, fmt, size, expr)
             return

@@ -20,17 +20,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
 
 from spacetimedb_sdk.algebraic_type import (
+    INTEGER_RANGES,
     UNIT,
     AlgebraicType,
     ArrayType,
     PrimitiveType,
     ProductType,
-    RefType,
     SumType,
     Typespace,
     special_kind,
 )
-from spacetimedb_sdk.bsatn import Bindings, ProductBinding, SumBinding
+from spacetimedb_sdk.bsatn import Bindings, ProductBinding, SumBinding, resolve_binding
 from spacetimedb_sdk.errors import SatsJsonError
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.schedule_at import ScheduleAt
@@ -40,20 +40,6 @@ from spacetimedb_sdk.values import Err, Ok, Some, SumValue
 
 __all__ = ["value_from_json", "value_to_json"]
 
-_INT_RANGES = {
-    "I8": (-(1 << 7), (1 << 7) - 1),
-    "U8": (0, (1 << 8) - 1),
-    "I16": (-(1 << 15), (1 << 15) - 1),
-    "U16": (0, (1 << 16) - 1),
-    "I32": (-(1 << 31), (1 << 31) - 1),
-    "U32": (0, (1 << 32) - 1),
-    "I64": (-(1 << 63), (1 << 63) - 1),
-    "U64": (0, (1 << 64) - 1),
-    "I128": (-(1 << 127), (1 << 127) - 1),
-    "U128": (0, (1 << 128) - 1),
-    "I256": (-(1 << 255), (1 << 255) - 1),
-    "U256": (0, (1 << 256) - 1),
-}
 
 _SPECIAL_FIELDS = {
     "identity": ("__identity__", Identity, "U256"),
@@ -85,16 +71,10 @@ class _Ctx:
     def resolve(
         self, ty: AlgebraicType
     ) -> tuple[AlgebraicType, ProductBinding | SumBinding | None]:
-        binding: ProductBinding | SumBinding | None = None
-        seen: set[int] = set()
-        while isinstance(ty, RefType):
-            if ty.index in seen or not 0 <= ty.index < len(self.ts):
-                raise SatsJsonError(f"unresolvable type reference Ref({ty.index})")
-            seen.add(ty.index)
-            if binding is None:
-                binding = self.bindings.get(ty.index)
-            ty = self.ts.types[ty.index]
-        return ty, binding
+        try:
+            return resolve_binding(ty, self.ts, self.bindings)
+        except ValueError as exc:
+            raise SatsJsonError(str(exc)) from None
 
 
 def _as_ts(typespace: Typespace | Sequence[AlgebraicType]) -> Typespace:
@@ -212,7 +192,7 @@ def _prim_to_json(name: str, value: Any, ctx: _Ctx) -> Any:
         return "NaN" if math.isnan(f) else ("Infinity" if f > 0 else "-Infinity")
     if not isinstance(value, int) or isinstance(value, bool):
         raise SatsJsonError(f"{name} needs an int, got {type(value).__name__}")
-    lo, hi = _INT_RANGES[name]
+    lo, hi = INTEGER_RANGES[name]
     if not lo <= value <= hi:
         raise SatsJsonError(f"{value} is out of range for {name}")
     if name in ("I256", "U256") and ctx.big_ints == "hex":
@@ -392,7 +372,7 @@ def _prim_from_json(name: str, obj: Any) -> Any:
             raise SatsJsonError(f"{name} needs an integer, got {obj!r}") from None
     else:
         raise SatsJsonError(f"{name} needs an integer, got {obj!r}")
-    lo, hi = _INT_RANGES[name]
+    lo, hi = INTEGER_RANGES[name]
     if not lo <= value <= hi:
         raise SatsJsonError(f"{value} is out of range for {name}")
     return value

@@ -43,6 +43,7 @@ from sqlglot.errors import ParseError, TokenError
 from spacetimedb_sdk.algebraic_type import (
     BOOL,
     IDENTITY,
+    INTEGER_RANGES,
     STRING,
     U8,
     U64,
@@ -966,20 +967,6 @@ def queries_for_all_tables(tables: Iterable[TableInfo]) -> list[Query]:
 # Types and literals
 # --------------------------------------------------------------------------------------------
 
-_INT_RANGES: Final[dict[str, tuple[int, int]]] = {
-    "I8": (-(1 << 7), (1 << 7) - 1),
-    "U8": (0, (1 << 8) - 1),
-    "I16": (-(1 << 15), (1 << 15) - 1),
-    "U16": (0, (1 << 16) - 1),
-    "I32": (-(1 << 31), (1 << 31) - 1),
-    "U32": (0, (1 << 32) - 1),
-    "I64": (-(1 << 63), (1 << 63) - 1),
-    "U64": (0, (1 << 64) - 1),
-    "I128": (-(1 << 127), (1 << 127) - 1),
-    "U128": (0, (1 << 128) - 1),
-    "I256": (-(1 << 255), (1 << 255) - 1),
-    "U256": (0, (1 << 256) - 1),
-}
 _NUMBER: Final = re.compile(r"\A[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _HEX: Final = re.compile(r"\A[0-9a-fA-F]*\Z")
 _RFC3339: Final = re.compile(
@@ -1045,7 +1032,7 @@ def _parse_literal(text: str, ty: AlgebraicType) -> Any:
             raise _LiteralTypeError  # only TRUE/FALSE literals denote booleans
         if ty.name in ("F32", "F64"):
             return _parse_float(text, single=ty.name == "F32")
-        low, high = _INT_RANGES[ty.name]
+        low, high = INTEGER_RANGES[ty.name]
         return _parse_int(text, low, high)
     kind = special_kind(ty)
     if kind == "timestamp":
