@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from spacetimedb_sdk import __version__
+from spacetimedb_sdk.local_server.serve_command import add_serve_parser
 
 __all__ = ["main"]
 
@@ -18,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Python SDK for SpacetimeDB: code generation and a local server.",
     )
     parser.add_argument("--version", action="version", version=f"spacetimedb-sdk {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_serve_parser(subparsers)
     return parser
 
 
@@ -29,4 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return 0
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        return 0
+    code: int = handler(args)
+    return code

@@ -1,0 +1,50 @@
+"""The aiohttp application of the local server: routes, CORS, and the shared state.
+
+HTTP routes and the WebSocket endpoint share one port. CORS allows any origin and method and
+the headers ``Authorization``, ``Accept`` and ``Content-Type`` (PROTOCOL.md §7.1); preflight
+``OPTIONS`` requests are answered directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiohttp import hdrs, web
+
+from spacetimedb_sdk.local_server.http_routes import add_http_routes
+from spacetimedb_sdk.local_server.server_state import STATE_KEY, ServerState
+from spacetimedb_sdk.local_server.subscribe_route import add_subscribe_route
+
+__all__ = ["build_app"]
+
+_CORS_HEADERS: Final = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "*",
+    "Access-Control-Allow-Headers": "Authorization, Accept, Content-Type",
+    "Access-Control-Expose-Headers": "*",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (
+        request.method == hdrs.METH_OPTIONS
+        and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
+    ):
+        return web.Response(status=200, headers=_CORS_HEADERS)
+    response = await handler(request)
+    if not response.prepared:  # a WebSocket answer is already on the wire
+        response.headers.update(_CORS_HEADERS)
+    return response
+
+
+def build_app(state: ServerState) -> web.Application:
+    """The application serving ``state``'s databases."""
+    app = web.Application(middlewares=[_cors], client_max_size=32 * 1024 * 1024)
+    app[STATE_KEY] = state
+    add_http_routes(app)
+    add_subscribe_route(app)
+    return app

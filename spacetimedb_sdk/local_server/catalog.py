@@ -1,0 +1,43 @@
+"""Which tables a caller may read, as SQL catalogs (PROTOCOL.md §7.3, §9.6).
+
+Private tables are visible only to the database owner; to everyone else they do not exist, so a
+query naming one fails exactly like a query naming an unknown table. The same rule serves HTTP
+SQL, subscriptions and one-off queries.
+"""
+
+from __future__ import annotations
+
+from spacetimedb_sdk.identity import Identity
+from spacetimedb_sdk.local_server.host import Database
+from spacetimedb_sdk.local_server.sql import SimpleCatalog, TableInfo
+
+__all__ = ["DatabaseCatalog"]
+
+
+class DatabaseCatalog:
+    """SQL table descriptions of one database, split by who may see them."""
+
+    def __init__(self, database: Database) -> None:
+        self.owner = database.owner_identity
+        tables = database.tables
+        self.all_tables: tuple[TableInfo, ...] = tuple(
+            hosted.sql_info() for hosted in tables.values()
+        )
+        public = {name for name, hosted in tables.items() if hosted.schema.is_public}
+        self.public_tables: tuple[TableInfo, ...] = tuple(
+            t for t in self.all_tables if t.name in public
+        )
+        self._owner_catalog = SimpleCatalog(self.all_tables)
+        self._public_catalog = SimpleCatalog(self.public_tables)
+
+    def is_owner(self, identity: Identity) -> bool:
+        """True for the database owner."""
+        return identity == self.owner
+
+    def readable_tables(self, identity: Identity) -> tuple[TableInfo, ...]:
+        """The tables ``identity`` may read (all of them for the owner)."""
+        return self.all_tables if self.is_owner(identity) else self.public_tables
+
+    def for_caller(self, identity: Identity) -> SimpleCatalog:
+        """The catalog ``identity`` binds its queries against."""
+        return self._owner_catalog if self.is_owner(identity) else self._public_catalog

@@ -1,0 +1,553 @@
+"""One hosted database inside the network server: its thread, subscribers and schedule timer.
+
+Threading: a :class:`~spacetimedb_sdk.local_server.host.Database` runs one thing at a time, and
+every commit waits for the disk. So each database gets one worker thread that does *all* of its
+work, in submission order: reducer and procedure calls, lifecycle reducers, subscription
+evaluation, one-off queries, SQL and scheduled calls. The event loop stays free for sockets.
+
+Delivery: messages for WebSocket clients are encoded on the worker and handed to the loop with
+``call_soon_threadsafe`` in the order they were produced, so per connection:
+
+* responses arrive in request order (a session waits for each request's job, and the job
+  posts its answer before it finishes);
+* each transaction yields at most one message, in commit order, and a subscription's initial
+  rows come after every earlier update and before every later one.
+
+After each commit the subscription manager computes every connection's row changes; the caller
+of a WebSocket ``CallReducer`` gets them inside its ``ReducerResult``, everyone else affected
+gets a ``TransactionUpdate`` (never an empty one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final, TypeVar
+
+import blake3
+
+from spacetimedb_sdk.algebraic_type import STRING, ProductType, Typespace
+from spacetimedb_sdk.bsatn import compile_codec
+from spacetimedb_sdk.errors import SatsJsonError, SpacetimeDBError
+from spacetimedb_sdk.identity import ConnectionId, Identity
+from spacetimedb_sdk.local_server.catalog import DatabaseCatalog
+from spacetimedb_sdk.local_server.host import Database
+from spacetimedb_sdk.local_server.outcomes import (
+    CallStatus,
+    CommitInfo,
+    ProcedureCallOutcome,
+    ReducerCallOutcome,
+    TxKind,
+)
+from spacetimedb_sdk.local_server.sql import SqlError
+from spacetimedb_sdk.local_server.sql_endpoint import SqlSession, execute_sql
+from spacetimedb_sdk.local_server.subscriptions import QuerySetInUseError, SubscriptionManager
+from spacetimedb_sdk.local_server.untyped_json import value_to_untyped_json
+from spacetimedb_sdk.messages import (
+    CallProcedure,
+    CallReducer,
+    InternalError,
+    OneOffQuery,
+    ProcedureResult,
+    ProcedureStatus,
+    QuerySetUpdate,
+    ReducerErr,
+    ReducerOk,
+    ReducerOutcome,
+    ReducerResult,
+    Returned,
+    ServerMessage,
+    Subscribe,
+    TransactionUpdate,
+    Unsubscribe,
+    encode_server_message,
+)
+from spacetimedb_sdk.raw_module_def import encode_raw_module_def, raw_module_def_to_json
+from spacetimedb_sdk.sats_json import value_from_json
+from spacetimedb_sdk.timestamp import TimeDuration
+
+__all__ = ["ClientSink", "DatabaseRuntime", "HttpAnswer"]
+
+log = logging.getLogger("spacetimedb_sdk.local_server")
+
+#: Receives encoded server messages for one connection, on the event-loop thread.
+ClientSink = Callable[[list[bytes]], None]
+
+_STRING_CODEC: Final = compile_codec(STRING)
+T = TypeVar("T")
+
+
+@dataclass
+class HttpAnswer:
+    """An HTTP response produced by the database thread."""
+
+    status: int
+    body: str = ""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class _WebSocketCall:
+    """The ``request`` object of a WebSocket reducer call: collects the caller's own updates."""
+
+    connection_id: ConnectionId
+    own_updates: list[QuerySetUpdate] = field(default_factory=list)
+
+
+def _reducer_outcome(outcome: ReducerCallOutcome, own: list[QuerySetUpdate]) -> ReducerOutcome:
+    if outcome.status is CallStatus.OK:
+        return ReducerOk(b"", TransactionUpdate(own))
+    message = outcome.message or ""
+    if outcome.status is CallStatus.USER_ERROR:
+        return ReducerErr(_STRING_CODEC.encode(message))
+    return InternalError(message)
+
+
+def _procedure_status(outcome: ProcedureCallOutcome) -> ProcedureStatus:
+    if outcome.status is CallStatus.OK:
+        return Returned(outcome.return_value)
+    return InternalError(outcome.message or "")
+
+
+class DatabaseRuntime:
+    """A :class:`Database` served over the network (create and use on the event loop)."""
+
+    def __init__(
+        self,
+        database: Database,
+        loop: asyncio.AbstractEventLoop,
+        executor: concurrent.futures.ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.database = database
+        self.name = database.name
+        self._loop = loop
+        self._executor = executor or _worker(database.name)
+        # Worker-thread state.
+        self.catalog = DatabaseCatalog(database)
+        self.subscriptions = SubscriptionManager(database, self.catalog)
+        self._sinks: dict[ConnectionId, ClientSink] = {}
+        self._poisoned: set[ConnectionId] = set()
+        self._sql_session = SqlSession()
+        # Loop-thread state.
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due: int | None = None
+        self._closed = False
+        database.add_commit_listener(self._on_commit)
+        self._schema_v9 = raw_module_def_to_json(database.schema.to_raw_v9(), wrapped=False)
+        self._schema_v10 = raw_module_def_to_json(database.schema.to_raw_v10(), wrapped=False)
+        digest = blake3.blake3(encode_raw_module_def(database.raw_module_def())).digest()
+        self.module_hash = f"0x{int.from_bytes(digest, 'big'):x}"
+
+    @classmethod
+    async def open(
+        cls,
+        name: str,
+        module: str | Path | ModuleType,
+        *,
+        data_dir: str | Path | None = None,
+        owner: Identity | None = None,
+    ) -> DatabaseRuntime:
+        """Load the module and open (or create) the database on its own worker thread."""
+        loop = asyncio.get_running_loop()
+        executor = _worker(name)
+        try:
+            database = await loop.run_in_executor(
+                executor, functools.partial(Database.open, name, module, data_dir, owner)
+            )
+            return await loop.run_in_executor(executor, cls, database, loop, executor)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+
+    # ============================================================================ plumbing
+    @property
+    def identity(self) -> Identity:
+        """The database identity."""
+        return self.database.identity
+
+    @property
+    def owner_identity(self) -> Identity:
+        """The database owner's identity."""
+        return self.database.owner_identity
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError(f"database {self.name} is shut down")
+        return await self._loop.run_in_executor(self._executor, fn, *args)
+
+    def _submit_request(
+        self, connection_id: ConnectionId, fn: Callable[..., None], *args: Any
+    ) -> asyncio.Future[None]:
+        """Queue a WebSocket request without waiting (requests of one connection pipeline)."""
+        if self._closed:
+            raise RuntimeError(f"database {self.name} is shut down")
+        return self._loop.run_in_executor(
+            self._executor, self._unless_poisoned, connection_id, fn, *args
+        )
+
+    def _unless_poisoned(
+        self, connection_id: ConnectionId, fn: Callable[..., None], *args: Any
+    ) -> None:
+        # A connection that broke the protocol is being closed: skip what it sent afterwards.
+        if connection_id not in self._poisoned:
+            fn(*args)
+
+    def _post(self, batch: list[tuple[ClientSink, list[bytes]]]) -> None:
+        """From the worker: hand encoded messages to their sinks on the loop, in order."""
+        if batch:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                self._loop.call_soon_threadsafe(_deliver, batch)
+
+    def _send(self, connection_id: ConnectionId, *messages: ServerMessage) -> None:
+        sink = self._sinks.get(connection_id)
+        if sink is not None:
+            self._post([(sink, [encode_server_message(m) for m in messages])])
+
+    def start(self) -> None:
+        """Arm the schedule timer for rows already scheduled (call once, on the loop)."""
+        self._executor.submit(self._rearm_schedule_timer)
+
+    async def close(self) -> None:
+        """Stop timers, wait for queued work, release the data directory."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.database.remove_commit_listener(self._on_commit)
+        await self._loop.run_in_executor(self._executor, self.database.close)
+        self._executor.shutdown(wait=True)
+
+    # ============================================================================ commits
+    def _on_commit(self, info: CommitInfo) -> None:
+        """Commit listener (worker thread): fan the transaction out to subscribers."""
+        caller_call = info.request if isinstance(info.request, _WebSocketCall) else None
+        if caller_call is not None and info.kind is not TxKind.REDUCER:
+            caller_call = None  # e.g. a procedure's inner transaction: an ordinary update
+        if self.subscriptions.has_subscribers and info.delta.tables:
+            result = self.subscriptions.transaction_updates(info.delta)
+            batch: list[tuple[ClientSink, list[bytes]]] = []
+            encoded: dict[tuple[Any, ...], bytes] = {}
+            for connection_id, updates in result.updates.items():
+                if caller_call is not None and connection_id == caller_call.connection_id:
+                    caller_call.own_updates = updates
+                    continue
+                sink = self._sinks.get(connection_id)
+                if sink is None:
+                    continue
+                # Subscribers of the same queries under the same set ids get identical bytes:
+                # the row lists are shared objects, so their ids identify them in this commit.
+                key = tuple(
+                    (qs.query_set_id.id, tuple((t.table_name, *map(id, t.rows)) for t in qs.tables))
+                    for qs in updates
+                )
+                message = encoded.get(key)
+                if message is None:
+                    message = encoded[key] = encode_server_message(TransactionUpdate(updates))
+                batch.append((sink, [message]))
+            for connection_id, errors in result.errors.items():
+                sink = self._sinks.get(connection_id)
+                if sink is not None:
+                    batch.append((sink, [encode_server_message(e) for e in errors]))
+            self._post(batch)
+        self._rearm_schedule_timer()
+
+    # ============================================================================ schedules
+    def _rearm_schedule_timer(self) -> None:
+        due = self.database.next_scheduled_time()
+        micros = None if due is None else due.micros_since_unix_epoch
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            self._loop.call_soon_threadsafe(self._arm_timer, micros)
+
+    def _arm_timer(self, due_micros: int | None) -> None:
+        if self._closed or due_micros == self._timer_due:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_due = due_micros
+        if due_micros is None:
+            return
+        delay = max(0.0, due_micros / 1_000_000 - time.time())
+        self._timer = self._loop.call_later(delay, self._fire_timer)
+
+    def _fire_timer(self) -> None:
+        self._timer = None
+        self._timer_due = None
+        if not self._closed:
+            with contextlib.suppress(RuntimeError):  # the executor is shutting down
+                self._executor.submit(self._run_due_schedules)
+
+    def _run_due_schedules(self) -> None:
+        try:
+            self.database.run_due_schedules()
+        except Exception:
+            log.exception("scheduled calls of database %s failed", self.name)
+        self._rearm_schedule_timer()
+
+    # ============================================================================ WebSocket work
+    async def connect(
+        self, identity: Identity, connection_id: ConnectionId, sink: ClientSink
+    ) -> str | None:
+        """Run ``client_connected``; None when accepted (the sink then gets messages)."""
+        return await self._run(self._connect, identity, connection_id, sink)
+
+    def _connect(
+        self, identity: Identity, connection_id: ConnectionId, sink: ClientSink
+    ) -> str | None:
+        refusal = self.database.client_connected(identity, connection_id)
+        if refusal is None:
+            self._sinks[connection_id] = sink
+            self.subscriptions.add_client(connection_id, identity)
+        return refusal
+
+    async def disconnect(self, identity: Identity, connection_id: ConnectionId) -> None:
+        """Forget the connection's subscriptions and run ``client_disconnected``."""
+        await self._run(self._disconnect, identity, connection_id)
+
+    def _disconnect(self, identity: Identity, connection_id: ConnectionId) -> None:
+        self._sinks.pop(connection_id, None)
+        self._poisoned.discard(connection_id)
+        self.subscriptions.remove_client(connection_id)
+        self.database.client_disconnected(identity, connection_id)
+
+    def subscribe(self, connection_id: ConnectionId, request: Subscribe) -> asyncio.Future[None]:
+        """Queue a Subscribe; the answer goes to the connection's sink.
+
+        The future fails with :class:`QuerySetInUseError` when the id names an active set;
+        the connection's later requests are then skipped (it is about to be closed).
+        """
+        return self._submit_request(connection_id, self._subscribe, connection_id, request)
+
+    def _subscribe(self, connection_id: ConnectionId, request: Subscribe) -> None:
+        try:
+            answer = self.subscriptions.subscribe(connection_id, request)
+        except QuerySetInUseError:
+            self._poisoned.add(connection_id)
+            raise
+        self._send(connection_id, answer)
+
+    def unsubscribe(
+        self, connection_id: ConnectionId, request: Unsubscribe
+    ) -> asyncio.Future[None]:
+        """Queue an Unsubscribe; the answer goes to the connection's sink."""
+        return self._submit_request(connection_id, self._unsubscribe, connection_id, request)
+
+    def _unsubscribe(self, connection_id: ConnectionId, request: Unsubscribe) -> None:
+        self._send(connection_id, self.subscriptions.unsubscribe(connection_id, request))
+
+    def one_off_query(
+        self, identity: Identity, connection_id: ConnectionId, request: OneOffQuery
+    ) -> asyncio.Future[None]:
+        """Queue a one-off query; the answer goes to the connection's sink."""
+        return self._submit_request(
+            connection_id, self._one_off_query, identity, connection_id, request
+        )
+
+    def _one_off_query(
+        self, identity: Identity, connection_id: ConnectionId, request: OneOffQuery
+    ) -> None:
+        self._send(connection_id, self.subscriptions.one_off_query(identity, request))
+
+    def call_reducer(
+        self, identity: Identity, connection_id: ConnectionId, request: CallReducer
+    ) -> asyncio.Future[None]:
+        """Queue a reducer call; its ``ReducerResult`` goes to the connection's sink."""
+        return self._submit_request(
+            connection_id, self._call_reducer, identity, connection_id, request
+        )
+
+    def _call_reducer(
+        self, identity: Identity, connection_id: ConnectionId, request: CallReducer
+    ) -> None:
+        call = _WebSocketCall(connection_id)
+        outcome = self.database.call_reducer(
+            request.reducer, request.args, identity, connection_id, request=call
+        )
+        result = _reducer_outcome(outcome, call.own_updates)
+        self._send(connection_id, ReducerResult(request.request_id, outcome.timestamp, result))
+
+    def call_procedure(
+        self, identity: Identity, connection_id: ConnectionId, request: CallProcedure
+    ) -> asyncio.Future[None]:
+        """Queue a procedure call; its ``ProcedureResult`` goes to the connection's sink."""
+        return self._submit_request(
+            connection_id, self._call_procedure, identity, connection_id, request
+        )
+
+    def _call_procedure(
+        self, identity: Identity, connection_id: ConnectionId, request: CallProcedure
+    ) -> None:
+        outcome = self.database.call_procedure(
+            request.procedure, request.args, identity, connection_id
+        )
+        self._send(
+            connection_id,
+            ProcedureResult(
+                _procedure_status(outcome),
+                outcome.timestamp,
+                TimeDuration(outcome.duration_micros),
+                request.request_id,
+            ),
+        )
+
+    # ============================================================================ HTTP work
+    async def http_sql(self, identity: Identity, text: str) -> HttpAnswer:
+        """``POST …/sql`` inside a short-lived connection (connect, SQL, disconnect)."""
+        return await self._run(self._http_sql, identity, text)
+
+    def _http_sql(self, identity: Identity, text: str) -> HttpAnswer:
+        connection_id = ConnectionId.random()
+        started = time.perf_counter()
+        refusal = self.database.client_connected(identity, connection_id)
+        if refusal is not None:
+            return HttpAnswer(403, refusal)
+        try:
+            results = execute_sql(
+                self.database, self.catalog, identity, connection_id, text, self._sql_session
+            )
+            answer = HttpAnswer(200, json.dumps(results, separators=(",", ":")), "application/json")
+        except SqlError as exc:
+            answer = HttpAnswer(400, str(exc))
+        finally:
+            self.database.client_disconnected(identity, connection_id)
+        answer.headers["spacetime-execution-duration-micros"] = str(
+            int((time.perf_counter() - started) * 1_000_000)
+        )
+        return answer
+
+    async def http_call(self, identity: Identity, function: str, body: Any) -> HttpAnswer:
+        """``POST …/call/<function>`` with parsed JSON ``body`` (connect, call, disconnect)."""
+        return await self._run(self._http_call, identity, function, body)
+
+    def _encode_args(self, params: ProductType, body: Any) -> bytes:
+        typespace: Typespace = self.database.schema.typespace
+        value = value_from_json(params, body, typespace)
+        return compile_codec(params, typespace).encode(value)
+
+    def _http_call(self, identity: Identity, function: str, body: Any) -> HttpAnswer:
+        connection_id = ConnectionId.random()
+        refusal = self.database.client_connected(identity, connection_id)
+        if refusal is not None:
+            return HttpAnswer(403, refusal)
+        try:
+            schema = self.database.schema
+            reducer = schema.find_reducer(function)
+            if reducer is not None:
+                return self._http_reducer(
+                    identity, connection_id, reducer.name, reducer.params_type, body
+                )
+            procedure = schema.find_procedure(function)
+            if procedure is None:  # the server falls back to procedures, hence the wording
+                return HttpAnswer(404, "No such procedure")
+            return self._http_procedure(
+                identity,
+                connection_id,
+                procedure.name,
+                procedure.params_type,
+                procedure.return_type,
+                body,
+            )
+        finally:
+            self.database.client_disconnected(identity, connection_id)
+
+    def _http_reducer(
+        self,
+        identity: Identity,
+        connection_id: ConnectionId,
+        name: str,
+        params: ProductType,
+        body: Any,
+    ) -> HttpAnswer:
+        try:
+            args = self._encode_args(params, body)
+        except (SatsJsonError, SpacetimeDBError, TypeError, ValueError) as exc:
+            return HttpAnswer(400, f"invalid arguments for reducer {name}: {exc}")
+        outcome = self.database.call_reducer(name, args, identity, connection_id)
+        headers = {
+            "spacetime-energy-used": "0",
+            "spacetime-execution-duration-micros": str(outcome.duration_micros),
+        }
+        status = {
+            CallStatus.OK: 200,
+            CallStatus.USER_ERROR: 530,
+            CallStatus.INTERNAL_ERROR: 530,
+            CallStatus.NO_SUCH_FUNCTION: 404,
+            CallStatus.LIFECYCLE: 400,
+            CallStatus.BAD_ARGS: 400,
+        }[outcome.status]
+        if outcome.status is CallStatus.OK:
+            return HttpAnswer(200, "", headers=headers)
+        text = "No such procedure" if status == 404 else (outcome.message or "")
+        return HttpAnswer(status, text, headers=headers)
+
+    def _http_procedure(
+        self,
+        identity: Identity,
+        connection_id: ConnectionId,
+        name: str,
+        params: ProductType,
+        return_type: Any,
+        body: Any,
+    ) -> HttpAnswer:
+        try:
+            args = self._encode_args(params, body)
+        except (SatsJsonError, SpacetimeDBError, TypeError, ValueError) as exc:
+            return HttpAnswer(400, f"invalid arguments for procedure {name}: {exc}")
+        outcome = self.database.call_procedure(name, args, identity, connection_id)
+        headers = {
+            "spacetime-energy-used": "0",
+            "spacetime-execution-duration-micros": str(outcome.duration_micros),
+        }
+        if outcome.status is CallStatus.OK:
+            typespace = self.database.schema.typespace
+            value = compile_codec(return_type, typespace).decode(outcome.return_value)
+            body_json = json.dumps(
+                value_to_untyped_json(return_type, value, typespace), separators=(",", ":")
+            )
+            return HttpAnswer(200, body_json, "application/json", headers)
+        status = {
+            CallStatus.NO_SUCH_FUNCTION: 404,
+            CallStatus.BAD_ARGS: 400,
+        }.get(outcome.status, 500)
+        return HttpAnswer(status, outcome.message or "", headers=headers)
+
+    # ============================================================================ metadata
+    def schema_json(self, version: int) -> dict[str, Any]:
+        """The canonical re-exported module def, as the schema endpoint serves it."""
+        return self._schema_v10 if version == 10 else self._schema_v9
+
+    def info_json(self) -> dict[str, Any]:
+        """``GET /v1/database/<db>``: identities, host type and module hash."""
+        return {
+            "database_identity": {"__identity__": f"0x{self.identity.value:x}"},
+            "owner_identity": {"__identity__": f"0x{self.owner_identity.value:x}"},
+            "host_type": {"Wasm": []},
+            "initial_program": self.module_hash,
+        }
+
+
+def _worker(name: str) -> concurrent.futures.ThreadPoolExecutor:
+    """The one thread a database runs on."""
+    return concurrent.futures.ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix=f"stdb-db-{name}"
+    )
+
+
+def _deliver(batch: list[tuple[ClientSink, list[bytes]]]) -> None:
+    for sink, messages in batch:
+        try:
+            sink(messages)
+        except Exception:
+            log.exception("delivering to a client failed")

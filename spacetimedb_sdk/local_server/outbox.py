@@ -1,0 +1,103 @@
+"""The ordered send queue of one WebSocket session.
+
+Messages go in already encoded (BSATN of one ``ServerMessage``, no tag byte) from the event-loop
+thread, and leave in exactly that order through one writer task:
+
+* v2: one WebSocket message per server message, each wrapped in the compression envelope;
+* v3: whatever is queued when the writer wakes up is coalesced into payloads of at most
+  ``max_payload`` uncompressed bytes (a bigger single message travels alone), and each payload
+  is compressed as a whole (PROTOCOL.md §5.6).
+
+Compression happens only for bodies larger than 1024 bytes and only when the client asked for
+it (:func:`~spacetimedb_sdk.compression.compress_server_payload`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+
+from spacetimedb_sdk.compression import Compression, compress_server_payload
+from spacetimedb_sdk.frames import MAX_SERVER_PAYLOAD, join_server_messages
+
+__all__ = ["Outbox"]
+
+
+class Outbox:
+    """Queue + writer for one connection; every method but :meth:`run` is non-blocking."""
+
+    def __init__(
+        self,
+        send: Callable[[bytes], Awaitable[None]],
+        *,
+        coalesce: bool,
+        compression: Compression,
+        max_payload: int = MAX_SERVER_PAYLOAD,
+    ) -> None:
+        self._send = send
+        self._coalesce = coalesce
+        self._compression = compression
+        self._max_payload = max_payload
+        self._queue: deque[bytes] = deque()
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = False
+        #: Number of WebSocket messages sent so far.
+        self.frames_sent = 0
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (later messages are dropped)."""
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def put(self, encoded: bytes) -> None:
+        """Queue one encoded server message."""
+        if self._closed:
+            return
+        self._queue.append(encoded)
+        self._idle.clear()
+        self._wakeup.set()
+
+    def put_many(self, encoded: Iterable[bytes]) -> None:
+        """Queue several encoded server messages, in order."""
+        for message in encoded:
+            self.put(message)
+
+    def close(self) -> None:
+        """Accept nothing more; :meth:`run` returns once the queue is sent."""
+        self._closed = True
+        self._wakeup.set()
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has been handed to the socket."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """The writer loop: send queued messages until closed and drained.
+
+        A failing ``send`` (the socket went away) propagates, ending the loop.
+        """
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            # Give deliveries already scheduled on the loop a chance to join this batch.
+            await asyncio.sleep(0)
+            while self._queue:
+                batch = list(self._queue)
+                self._queue.clear()
+                for frame in self._frames(batch):
+                    await self._send(frame)
+                    self.frames_sent += 1
+            self._idle.set()
+            if self._closed and not self._queue:
+                return
+
+    def _frames(self, batch: list[bytes]) -> list[bytes]:
+        if self._coalesce:
+            return join_server_messages(batch, self._compression, self._max_payload)
+        return [compress_server_payload(message, self._compression) for message in batch]

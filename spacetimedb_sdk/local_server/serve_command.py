@@ -1,0 +1,121 @@
+"""``spacetimedb-sdk serve``: run the local server in the foreground.
+
+::
+
+    spacetimedb-sdk serve [--host 127.0.0.1] [--port 3000] [--data-dir DIR] NAME=PATH [NAME=PATH ...]
+
+Prints the base URL once listening (and the owner token, which may read private tables and run
+SQL DML), then serves until Ctrl-C or SIGTERM; shutdown sends every WebSocket client a Close
+frame (1001) and waits for in-flight work, so every acknowledged commit is on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_serve_parser", "missing_server_dependencies", "parse_database_specs", "run_serve"]
+
+
+def parse_database_specs(specs: list[str]) -> dict[str, Path]:
+    """``["chat=server/", ...]`` -> ``{"chat": Path("server/")}`` (ValueError on bad input)."""
+    from spacetimedb_sdk.local_server.database_address import is_valid_database_name
+
+    out: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"expected NAME=PATH, got {spec!r}")
+        if not is_valid_database_name(name):
+            raise ValueError(
+                f"invalid database name {name!r}: lowercase letters, digits, single inner hyphens"
+            )
+        if name in out:
+            raise ValueError(f"database {name!r} given twice")
+        out[name] = Path(path)
+    return out
+
+
+def add_serve_parser(subparsers: Any) -> None:
+    """Register the ``serve`` subcommand on an ``argparse`` subparsers object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run a local SpacetimeDB-compatible server hosting Python modules",
+        description="Serve Python modules over the SpacetimeDB HTTP and WebSocket API.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=3000, help="port (0 = pick a free one)")
+    parser.add_argument("--data-dir", type=Path, help="keep keys and data here (default: memory)")
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    parser.add_argument(
+        "databases", nargs="+", metavar="NAME=PATH", help="a database name and its module"
+    )
+    parser.set_defaults(handler=run_serve)
+
+
+def missing_server_dependencies() -> list[str]:
+    """The packages of the ``server`` extra that cannot be imported here."""
+    import importlib.util
+
+    wanted = {"aiohttp": "aiohttp", "sqlglot": "sqlglot", "jwt": "pyjwt", "blake3": "blake3"}
+    return [pkg for module, pkg in wanted.items() if importlib.util.find_spec(module) is None]
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the server until interrupted; the process exit code."""
+    missing = missing_server_dependencies()
+    if missing:
+        print(
+            "spacetimedb-sdk serve: the local server needs the 'server' extra "
+            f"(missing: {', '.join(missing)}); install it with: "
+            "pip install 'spacetimedb-sdk[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        databases = parse_database_specs(list(args.databases))
+    except ValueError as exc:
+        print(f"spacetimedb-sdk serve: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(_serve(databases, args.host, args.port, args.data_dir))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+
+
+async def _serve(databases: dict[str, Path], host: str, port: int, data_dir: Path | None) -> int:
+    from spacetimedb_sdk.local_server.server import LocalServer
+
+    server = LocalServer(databases, host=host, port=port, data_dir=data_dir)
+    try:
+        url = await server.start()
+    except OSError as exc:
+        print(f"spacetimedb-sdk serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still interrupts
+            loop.add_signal_handler(sig, stop.set)
+    names = ", ".join(databases)
+    print(f"Serving {names} at {url}", flush=True)
+    print(f"Owner token: {server.owner_token}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print("Shutting down...", file=sys.stderr, flush=True)
+        await server.stop()
+    return 0

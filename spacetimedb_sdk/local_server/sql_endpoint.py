@@ -1,0 +1,144 @@
+"""``POST /v1/database/<db>/sql``: run one statement and build the JSON answer (PROTOCOL.md §7.3).
+
+The general SQL language (:func:`~spacetimedb_sdk.local_server.sql.parse_sql`): SELECT with
+projections, ``COUNT(*)``, ``LIMIT`` and joins, plus ``INSERT`` / ``UPDATE`` / ``DELETE`` (owner
+only, executed as one transaction through the host, so subscribers see the change) and
+``SET`` / ``SHOW row_limit``. The answer is a one-element JSON array::
+
+    [{"schema": {"elements": [{"name": {"some": "id"}, "algebraic_type": {"U32": []}}]},
+      "rows": [[1], [2]], "total_duration_micros": 12,
+      "stats": {"rows_inserted": 0, "rows_deleted": 0, "rows_updated": 0}}]
+
+Rows are untyped SATS-JSON. Every rejection is a :class:`SqlError` (HTTP 400 with its text).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from spacetimedb_sdk.algebraic_type import U64, AlgebraicType, type_to_json
+from spacetimedb_sdk.errors import SpacetimeDBError
+from spacetimedb_sdk.identity import ConnectionId, Identity
+from spacetimedb_sdk.local_server.catalog import DatabaseCatalog
+from spacetimedb_sdk.local_server.host import Database
+from spacetimedb_sdk.local_server.sql import (
+    BoundDelete,
+    BoundInsert,
+    BoundSelect,
+    BoundSetVar,
+    BoundShowVar,
+    BoundStatement,
+    BoundUpdate,
+    SqlError,
+    bind_sql,
+    parse_sql,
+)
+from spacetimedb_sdk.local_server.untyped_json import value_to_untyped_json
+
+__all__ = ["DML_NOT_ALLOWED", "SqlSession", "execute_sql"]
+
+#: The refusal a non-owner gets for INSERT / UPDATE / DELETE.
+DML_NOT_ALLOWED: Final = "Only owners are authorized to run SQL DML statements"
+
+
+class SqlSession:
+    """Per-database SQL state that outlives one request (the ``row_limit`` variable)."""
+
+    def __init__(self) -> None:
+        self.row_limit: int | None = None
+
+
+def _column_json(name: str, ty: AlgebraicType) -> dict[str, Any]:
+    return {"name": {"some": name}, "algebraic_type": type_to_json(ty)}
+
+
+def _result(
+    columns: list[dict[str, Any]],
+    rows: list[list[Any]],
+    started: float,
+    inserted: int = 0,
+    deleted: int = 0,
+    updated: int = 0,
+) -> dict[str, Any]:
+    return {
+        "schema": {"elements": columns},
+        "rows": rows,
+        "total_duration_micros": int((time.perf_counter() - started) * 1_000_000),
+        "stats": {"rows_inserted": inserted, "rows_deleted": deleted, "rows_updated": updated},
+    }
+
+
+def execute_sql(
+    database: Database,
+    catalog: DatabaseCatalog,
+    caller: Identity,
+    connection_id: ConnectionId | None,
+    text: str,
+    session: SqlSession | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``text`` for ``caller``; the statement results as the endpoint's JSON value."""
+    started = time.perf_counter()
+    statement = parse_sql(text)
+    bound = bind_sql(statement, catalog.for_caller(caller), sender=caller)
+    if isinstance(bound, (BoundInsert, BoundUpdate, BoundDelete)) and not catalog.is_owner(caller):
+        raise SqlError(DML_NOT_ALLOWED)
+    return [_execute(database, caller, connection_id, bound, session or SqlSession(), started)]
+
+
+def _execute(
+    database: Database,
+    caller: Identity,
+    connection_id: ConnectionId | None,
+    bound: BoundStatement,
+    session: SqlSession,
+    started: float,
+) -> dict[str, Any]:
+    typespace = database.schema.typespace
+    if isinstance(bound, BoundSelect):
+        rows = bound.execute(lambda name: database.table(name).generic_rows())
+        if session.row_limit is not None and len(rows) > session.row_limit:
+            raise SqlError(
+                f"The query would return {len(rows)} rows, more than the row_limit "
+                f"of {session.row_limit}"
+            )
+        columns = [_column_json(c.name, c.type) for c in bound.columns]
+        json_rows = [
+            [
+                value_to_untyped_json(c.type, v, typespace)
+                for c, v in zip(bound.columns, row, strict=True)
+            ]
+            for row in rows
+        ]
+        return _result(columns, json_rows, started)
+    if isinstance(bound, BoundSetVar):
+        session.row_limit = bound.value
+        return _result([], [], started)
+    if isinstance(bound, BoundShowVar):
+        value = session.row_limit
+        return _result([_column_json(bound.name, U64)], [] if value is None else [[value]], started)
+    try:
+        with database.transaction(caller, connection_id) as tx:
+            if isinstance(bound, BoundInsert):
+                for row in bound.rows:
+                    tx.insert(bound.table.name, row)
+                return _result([], [], started, inserted=len(bound.rows))
+            hosted = database.table(bound.table.name)
+            matching = [
+                (b, hosted.generic(b))
+                for b in hosted.row_bytes()
+                if bound.predicate(hosted.generic(b))
+            ]
+            if isinstance(bound, BoundDelete):
+                for b, _ in matching:
+                    tx.delete(hosted.name, b)
+                return _result([], [], started, deleted=len(matching))
+            for b, _ in matching:
+                tx.delete(hosted.name, b)
+            for _, row in matching:
+                tx.insert(hosted.name, {**row, **dict(bound.assignments)})
+            return _result([], [], started, updated=len(matching))
+    except SqlError:
+        raise
+    except SpacetimeDBError as exc:  # unique violations, schedule limits, encoding errors
+        raise SqlError(str(exc)) from exc

@@ -1,0 +1,1 @@
+"""Python modules hosted by the local server in its tests."""

@@ -1,0 +1,96 @@
+"""``spacetimedb-sdk serve`` as a real process: URL on stdout, clean shutdown on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from spacetimedb_sdk.local_server.serve_command import parse_database_specs
+from spacetimedb_sdk.messages import CallReducer, ReducerOk, ReducerResult
+from tests.local_server_support import CHAT_MODULE, RawClient, http_request
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spacetimedb_sdk", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    line = proc.stdout.readline()
+    assert line.startswith("Serving "), (
+        line,
+        proc.stderr.read() if proc.poll() is not None else "",
+    )
+    url = line.rsplit(" ", 1)[1].strip()
+    proc.stdout.readline()  # the owner token
+    return proc, url
+
+
+def _stop(proc: subprocess.Popen[str], sig: signal.Signals) -> int:
+    proc.send_signal(sig)
+    try:
+        return proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_runs_until_signalled_and_keeps_data(tmp_path: Path, sig: signal.Signals) -> None:
+    data = tmp_path / "data"
+    proc, url = _start("--data-dir", str(data), f"chat={CHAT_MODULE}")
+    ws_url = url.replace("http", "ws")
+
+    async def session() -> None:
+        client = await RawClient.connect(ws_url, "chat")
+        await client.send(CallReducer(1, 0, "send_message", b"\x04\x00\x00\x00kept"))
+        result = await client.expect(ReducerResult)
+        assert isinstance(result.result, ReducerOk)
+        await asyncio.get_running_loop().run_in_executor(None, proc.send_signal, sig)
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await client.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+
+    try:
+        asyncio.run(session())
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    proc, url = _start("--data-dir", str(data), f"chat={CHAT_MODULE}")
+    try:
+        status, _, body = http_request(
+            "POST", f"{url}/v1/database/chat/sql", "SELECT text FROM message"
+        )
+        assert status == 200
+        assert json.loads(body)[0]["rows"] == [["kept"]]
+    finally:
+        assert _stop(proc, signal.SIGTERM) == 0
+
+
+def test_serve_rejects_bad_arguments() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spacetimedb_sdk", "serve", "Bad_Name=server"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "invalid database name" in result.stderr
+    with pytest.raises(ValueError, match="NAME=PATH"):
+        parse_database_specs(["chat"])
+    with pytest.raises(ValueError, match="twice"):
+        parse_database_specs(["chat=a", "chat=b"])
+    assert parse_database_specs(["a=x", "b-2=y"]) == {"a": Path("x"), "b-2": Path("y")}
