@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,server]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,server,wasm]'
 
 echo "== ruff"
 .venv/bin/ruff check .

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from spacetimedb_sdk import __version__
+from spacetimedb_sdk.codegen.cli import register as add_generate_parser
 from spacetimedb_sdk.local_server.serve_command import add_serve_parser
 
 __all__ = ["main"]
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spacetimedb-sdk {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_generate_parser(subparsers)
     add_serve_parser(subparsers)
     return parser
 

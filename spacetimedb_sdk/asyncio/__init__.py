@@ -1,0 +1,5 @@
+"""The asyncio driver (``await DbConnectionBuilder.build_async()``)."""
+
+from spacetimedb_sdk.asyncio.connection import AsyncioDriver
+
+__all__ = ["AsyncioDriver"]
