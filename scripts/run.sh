@@ -1,12 +1,87 @@
 #!/usr/bin/env bash
-# The main job. Installs the SDK into ./.venv and runs it. Until the chat quickstart lands this
-# runs the codec benchmark (decoding 100,000-row server messages) and prints its JSON report.
+# The main job: the chat quickstart in this terminal.
+#
+#   1. creates ./.venv (if missing) and installs requirements.txt into it;
+#   2. starts the local server hosting server/ as database `chat` on localhost:3000, unless
+#      something already answers http://localhost:3000/v1/ping (then that one is used);
+#   3. runs `python client/main.py "$@"` here (type messages, `/name NAME`, an empty line quits);
+#   4. stops the server it started when the client exits.
+#
+# A second user, in another terminal:  .venv/bin/python client/main.py --client 2
+# Server data (keys, users, messages) is kept in .spacetimedb-sdk/data, its log in
+# .spacetimedb-sdk/server.log (pip's in .spacetimedb-sdk/pip.log); QUICKSTART_STATE_DIR moves
+# them. Port 3000 is what client/main.py connects to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
+PORT=3000
+BASE_URL="http://localhost:${PORT}"
+STATE_DIR="${QUICKSTART_STATE_DIR:-.spacetimedb-sdk}"
+
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
-exec .venv/bin/python benchmarks/bench_codec.py "$@"
+# Install only when requirements.txt or pyproject.toml changed since the last install.
+mkdir -p "$STATE_DIR"
+STAMP=.venv/.quickstart-requirements.sha256
+WANTED="$(.venv/bin/python -c 'import hashlib,sys; print(hashlib.sha256(b"".join(open(f,"rb").read() for f in sys.argv[1:])).hexdigest())' requirements.txt pyproject.toml)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANTED" ]; then
+  echo "Installing requirements.txt into .venv..." >&2
+  if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+      >"$STATE_DIR/pip.log" 2>&1; then
+    cat "$STATE_DIR/pip.log" >&2
+    exit 1
+  fi
+  echo "$WANTED" >"$STAMP"
+fi
+
+answers_ping() {
+  .venv/bin/python - "$BASE_URL" <<'EOF'
+import sys
+import urllib.request
+
+try:
+    with urllib.request.urlopen(sys.argv[1] + "/v1/ping", timeout=1) as response:
+        sys.exit(0 if 200 <= response.status < 300 else 1)
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+SERVER_PID=""
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+trap stop_server EXIT
+
+if answers_ping; then
+  echo "Using the SpacetimeDB server already running at ${BASE_URL}." >&2
+else
+  echo "Starting the local server (database 'chat' from server/) at ${BASE_URL}..." >&2
+  .venv/bin/spacetimedb-sdk serve --port "$PORT" --data-dir "$STATE_DIR/data" chat=server \
+    >"$STATE_DIR/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    if answers_ping; then
+      break
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "The local server exited; see $STATE_DIR/server.log:" >&2
+      tail -n 20 "$STATE_DIR/server.log" >&2 || true
+      exit 1
+    fi
+    sleep 0.1
+  done
+  if ! answers_ping; then
+    echo "The local server did not answer within 30 s; see $STATE_DIR/server.log." >&2
+    exit 1
+  fi
+fi
+
+status=0
+.venv/bin/python client/main.py "$@" || status=$?
+exit "$status"

@@ -1,0 +1,1 @@
+"""Server modules used by the 0.7-layer tests."""
