@@ -7,6 +7,9 @@ Needs Node.js >= 20; skipped only when ``node`` is not installed.
 from __future__ import annotations
 
 import shutil
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,9 @@ from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimed
 from spacetimedb_sdk.local_server.server import LocalServer
 from tests.local_server_support import CHAT_MODULE
 from tests.ts_harness import TsChatClient
+
+# The generated chat bindings of the quickstart (client/module_bindings) are the Python client.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "client"))
 
 __all__ = ["spacetimedb_local_server"]
 
@@ -94,3 +100,68 @@ def test_ts_client_sees_online_filter_updates(server: LocalServer) -> None:
             lambda e: e.get("event") == "user_delete" and e["row"]["identity"] == visitor_id
         )
         assert left["cause"] == "Transaction"
+
+
+def test_two_ts_clients_and_a_python_client_in_one_chat(server: LocalServer) -> None:
+    """The official TS client and our Python client (generated bindings) talk through one server."""
+    from module_bindings import DbConnection, Message, User
+
+    from spacetimedb_sdk.client import EventContext, ReducerError
+
+    inserted: list[tuple[str, str]] = []
+    renamed: list[tuple[str | None, str | None]] = []
+
+    def on_message(ctx: EventContext, row: Message) -> None:
+        inserted.append((row.sender.to_hex(), row.text))
+
+    def on_user_update(ctx: EventContext, old: User, new: User) -> None:
+        renamed.append((old.name, new.name))
+
+    conn = DbConnection.builder().with_uri(server.url).with_database_name("quickstart-chat").build()
+    conn.run_threaded()
+    try:
+        conn.db.message.on_insert(on_message)
+        conn.db.user.on_update(on_user_update)
+        py_identity = conn.connected.result(timeout=30).identity
+        assert py_identity is not None
+        handle = conn.subscription_builder().subscribe_to_all_tables()
+        handle.applied.result(timeout=30)
+
+        with (
+            TsChatClient(server.ws_url, "quickstart-chat") as alice,
+            TsChatClient(server.ws_url, "quickstart-chat") as bob,
+        ):
+            alice_id = alice.wait_connected()["identity"]
+            bob_id = bob.wait_connected()["identity"]
+            alice.subscribe(["SELECT * FROM user", "SELECT * FROM message"])
+            bob.subscribe(["SELECT * FROM user", "SELECT * FROM message"])
+
+            assert alice.call_reducer("set_name", name="Alice")["status"] == "ok"
+            conn.reducers.set_name("Py").result(timeout=30)
+            with pytest.raises(ReducerError, match="Names must not be empty"):
+                conn.reducers.set_name("").result(timeout=30)
+
+            assert alice.call_reducer("send_message", text="from alice")["status"] == "ok"
+            conn.reducers.send_message("from python").result(timeout=30)
+            assert bob.call_reducer("send_message", text="from bob")["status"] == "ok"
+
+            # Each TS client sees the Python client's message and its name; Python sees theirs.
+            for ts in (alice, bob):
+                seen = ts.wait_for("message_insert", text="from python")
+                assert seen["sender"] == py_identity.to_hex()
+                ts.wait_for(lambda e: e.get("event") == "user_update" and e["new"]["name"] == "Py")
+            deadline = time.monotonic() + 30
+            while len(inserted) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert inserted == [
+                (alice_id, "from alice"),
+                (py_identity.to_hex(), "from python"),
+                (bob_id, "from bob"),
+            ]
+            assert (None, "Alice") in renamed and (None, "Py") in renamed
+            names = {u.identity.to_hex(): u.name for u in conn.db.user.iter()}
+            assert names[alice_id] == "Alice" and names[py_identity.to_hex()] == "Py"
+            assert names[bob_id] is None
+    finally:
+        conn.disconnect()
+        conn.wait_closed(10)
