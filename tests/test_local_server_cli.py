@@ -94,3 +94,47 @@ def test_serve_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="twice"):
         parse_database_specs(["chat=a", "chat=b"])
     assert parse_database_specs(["a=x", "b-2=y"]) == {"a": Path("x"), "b-2": Path("y")}
+
+
+def test_serve_survives_kill_9_with_data_tokens_and_sequences(tmp_path: Path) -> None:
+    """A committed call is durable before its result is sent: SIGKILL right after it, restart,
+    and the rows, the caller's identity (the signing key was kept) and the data are all there."""
+    data = tmp_path / "data"
+    proc, url = _start("--data-dir", str(data), f"chat={CHAT_MODULE}")
+    ws_url = url.replace("http", "ws")
+    texts = [f"message {i}" for i in range(20)]
+
+    async def write() -> tuple[str, str]:
+        client = await RawClient.connect(ws_url, "chat")
+        assert client.initial is not None
+        for i, text in enumerate(texts):
+            payload = text.encode()
+            args = len(payload).to_bytes(4, "little") + payload
+            await client.send(CallReducer(i, 0, "send_message", args))
+            result = await client.expect(ReducerResult)
+            assert isinstance(result.result, ReducerOk)
+        return client.initial.identity.to_hex(), client.initial.token
+
+    try:
+        identity, token = asyncio.run(write())
+        proc.kill()  # SIGKILL: no shutdown, no flush
+        assert proc.wait(20) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    proc, url = _start("--data-dir", str(data), f"chat={CHAT_MODULE}")
+    try:
+        status, headers, body = http_request(
+            "POST",
+            f"{url}/v1/database/chat/sql",
+            "SELECT * FROM message",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert status == 200, body
+        assert headers["spacetime-identity"] == identity  # the old token still validates
+        rows = json.loads(body)[0]["rows"]
+        assert sorted(row[2] for row in rows) == sorted(texts)
+        assert {row[0][0] for row in rows} == {"0x" + identity.lstrip("0")}
+    finally:
+        assert _stop(proc, signal.SIGTERM) == 0
