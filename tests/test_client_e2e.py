@@ -313,3 +313,47 @@ def test_generated_bindings(server: LocalServer, tmp_path: Path) -> None:
         sys.path.remove(str(tmp_path))
         for name in [m for m in sys.modules if m.split(".")[0] == "chat_bindings"]:
             del sys.modules[name]
+
+
+def test_overlapping_query_sets_are_reference_counted(chat_module: RemoteModule) -> None:
+    """Two sets share rows: a row fires one insert, survives the first unsubscribe, and fires
+    one delete when the last set holding it goes; rows only one set held go with that set."""
+    server = LocalServer({"chat": REPO / "server"}, port=0)  # a fresh database: no old messages
+    server.start_in_thread()
+    try:
+        _overlapping_sets(server, chat_module)
+    finally:
+        server.stop_thread()
+
+
+def _overlapping_sets(server: LocalServer, chat_module: RemoteModule) -> None:
+    writer = threaded(server, chat_module)
+    reader = threaded(server, chat_module)
+    log: list[tuple[str, str]] = []
+    reader.db.message.on_insert(lambda ctx, row: log.append(("insert", row["text"])))
+    reader.db.message.on_delete(lambda ctx, row: log.append(("delete", row["text"])))
+    for text in ("shared", "only in all"):
+        writer.reducers.send_message(text).result(TIMEOUT)
+
+    everything = reader.subscription_builder().subscribe("SELECT * FROM message")
+    everything.applied.result(TIMEOUT)
+    shared = reader.subscription_builder().subscribe("SELECT * FROM message WHERE text = 'shared'")
+    shared.applied.result(TIMEOUT)
+    assert sorted(log) == [("insert", "only in all"), ("insert", "shared")]  # no second insert
+    assert reader.db.message.count() == 2
+
+    writer.reducers.send_message("later").result(TIMEOUT)
+    wait_until(lambda: ("insert", "later") in log)
+
+    everything.unsubscribe()
+    wait_until(lambda: everything.is_ended)
+    assert sorted(m["text"] for m in reader.db.message.iter()) == ["shared"]
+    assert sorted(log[3:]) == [("delete", "later"), ("delete", "only in all")]
+
+    shared.unsubscribe()
+    wait_until(lambda: shared.is_ended)
+    assert reader.db.message.count() == 0
+    assert log[-1] == ("delete", "shared") and len(log) == 6
+    for conn in (writer, reader):
+        conn.disconnect()
+        assert conn.wait_closed(TIMEOUT)
