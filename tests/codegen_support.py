@@ -64,14 +64,22 @@ def generate_fixture(
 def imported(package_dir: Path) -> Iterator[ModuleType]:
     """Import a generated package from its directory; forget it (and its submodules) after."""
     name = package_dir.name
+
+    def ours(key: str) -> bool:
+        return key == name or key.startswith(name + ".")
+
+    # Another test may have imported a package of the same name (e.g. client/module_bindings):
+    # set it aside so this directory's package is the one imported, and put it back after.
+    shadowed = {key: sys.modules.pop(key) for key in [k for k in sys.modules if ours(k)]}
     sys.path.insert(0, str(package_dir.parent))
     try:
         module = importlib.import_module(name)
         yield module
     finally:
         sys.path.remove(str(package_dir.parent))
-        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+        for key in [k for k in sys.modules if ours(k)]:
             del sys.modules[key]
+        sys.modules.update(shadowed)
 
 
 # ============================================================================ sample values

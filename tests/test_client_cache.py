@@ -369,4 +369,5 @@ def test_views_are_cached_like_tables_with_their_primary_key() -> None:
         transaction(set_update(sub.query_set_id, all_view_pk_players=persistent([new], [old])))
     )
     assert updates == [("a", "b")]
-    assert handle.id.find(1)["name"] == "b"  # the primary key is a unique index
+    found = handle.unique("id").find(1)  # the primary key is a unique index
+    assert found is not None and found["name"] == "b"

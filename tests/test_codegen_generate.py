@@ -381,7 +381,11 @@ def test_names_python_cannot_use_are_escaped(tmp_path: Path, policy: str) -> Non
         assert fields[7:9] == ["weird", "player_id"]
         table = next(t for t in package.plan.tables if t.wire_name == "table")
         assert table.attr == "table_"  # ``conn.db.table(name)`` is a runtime method
-        assert {ix.attr for ix in table.indexes} == {"name_", "count_", "iter_"}
+        assert {ix.attr for ix in table.indexes} == {
+            "name",
+            "count_",
+            "iter_",
+        }  # `table_name` is the handle's
         assert set(table.legacy_skipped) == {"data", "iter"}
         assert mb.DbConnection2.Value.value == 0  # a type named DbConnection keeps out of the way
         none_sum = mb.NsNone

@@ -40,6 +40,8 @@ from spacetimedb_sdk.client.events import (
 from spacetimedb_sdk.client.query import QueryBuilder, and_, not_, or_
 from spacetimedb_sdk.client.reconnect import ReconnectPolicy
 from spacetimedb_sdk.client.reducers import (
+    DynamicRemoteProcedures,
+    DynamicRemoteReducers,
     ProcedureCall,
     QueryCall,
     ReducerCall,
@@ -50,6 +52,9 @@ from spacetimedb_sdk.client.remote_module import RemoteModule
 from spacetimedb_sdk.client.subscription import SubscriptionBuilder, SubscriptionHandle
 from spacetimedb_sdk.client.table import (
     BTreeIndex,
+    DynamicRemoteTables,
+    DynamicTableHandle,
+    DynamicTableWithPrimaryKeyHandle,
     EventTableHandle,
     Range,
     RemoteTablesBase,
@@ -73,6 +78,11 @@ __all__ = [
     "DbConnection",
     "DbConnectionBuilder",
     "DisconnectedError",
+    "DynamicRemoteProcedures",
+    "DynamicRemoteReducers",
+    "DynamicRemoteTables",
+    "DynamicTableHandle",
+    "DynamicTableWithPrimaryKeyHandle",
     "ErrorContext",
     "EventContext",
     "EventTableHandle",

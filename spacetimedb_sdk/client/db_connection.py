@@ -38,15 +38,15 @@ from spacetimedb_sdk.client.query import QueryBuilder
 from spacetimedb_sdk.client.reconnect import ReconnectPolicy
 from spacetimedb_sdk.client.redaction import install_redaction
 from spacetimedb_sdk.client.reducers import (
+    DynamicRemoteProcedures,
+    DynamicRemoteReducers,
     ProcedureCall,
     QueryCall,
     ReducerCall,
-    RemoteProceduresBase,
-    RemoteReducersBase,
 )
 from spacetimedb_sdk.client.remote_module import RemoteModule
 from spacetimedb_sdk.client.subscription import SubscriptionBuilder
-from spacetimedb_sdk.client.table import RemoteTablesBase, TableCallbacks
+from spacetimedb_sdk.client.table import DynamicRemoteTables, TableCallbacks
 from spacetimedb_sdk.compression import Compression
 from spacetimedb_sdk.core.connection import ConnectionCore, ConnectionState
 from spacetimedb_sdk.core.effects import Connected, Effect
@@ -135,9 +135,9 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
 
     #: The module this class is bound to (set by generated bindings).
     MODULE: ClassVar[RemoteModule | None] = None
-    TABLES: ClassVar[type[Any]] = RemoteTablesBase
-    REDUCERS: ClassVar[type[Any]] = RemoteReducersBase
-    PROCEDURES: ClassVar[type[Any]] = RemoteProceduresBase
+    TABLES: ClassVar[type[Any]] = DynamicRemoteTables
+    REDUCERS: ClassVar[type[Any]] = DynamicRemoteReducers
+    PROCEDURES: ClassVar[type[Any]] = DynamicRemoteProcedures
 
     db: Tables
     reducers: Reducers

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from spacetimedb_sdk.client.events import ReducerEventContext
 
 __all__ = [
+    "DynamicRemoteProcedures",
+    "DynamicRemoteReducers",
     "ProcedureCall",
     "QueryCall",
     "ReducerCall",
@@ -122,19 +124,6 @@ class RemoteReducersBase:
         """Unregister an :meth:`on_result` callback."""
         self._conn._reducer_result_callbacks(name).remove(callback)
 
-    def __getattr__(self, name: str) -> Callable[..., ReducerCall]:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        info = self._conn._core.module.schema.find_reducer(name)
-        if info is None:
-            raise AttributeError(f"the module has no reducer {name!r}")
-
-        def call(*args: Any) -> ReducerCall:
-            return self._call(info.name, args)
-
-        call.__name__ = name
-        return call
-
 
 class RemoteProceduresBase:
     """``conn.procedures``: generated subclasses add one method per procedure calling ``_call``."""
@@ -159,6 +148,27 @@ class RemoteProceduresBase:
     def call(self, name: str, *args: Any) -> ProcedureCall[Any]:
         """Call procedure ``name`` with positional arguments."""
         return self._call(name, args)
+
+
+class DynamicRemoteReducers(RemoteReducersBase):
+    """``conn.reducers`` without generated bindings: ``conn.reducers.<name>(*args)``."""
+
+    def __getattr__(self, name: str) -> Callable[..., ReducerCall]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        info = self._conn._core.module.schema.find_reducer(name)
+        if info is None:
+            raise AttributeError(f"the module has no reducer {name!r}")
+
+        def call(*args: Any) -> ReducerCall:
+            return self._call(info.name, args)
+
+        call.__name__ = name
+        return call
+
+
+class DynamicRemoteProcedures(RemoteProceduresBase):
+    """``conn.procedures`` without generated bindings: ``conn.procedures.<name>(*args)``."""
 
     def __getattr__(self, name: str) -> Callable[..., ProcedureCall[Any]]:
         if name.startswith("_"):

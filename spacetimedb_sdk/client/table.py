@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from spacetimedb_sdk.client.callbacks import CallbackId, CallbackList
 from spacetimedb_sdk.core.table_cache import TableCache
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BTreeIndex",
+    "DynamicRemoteTables",
+    "DynamicTableHandle",
+    "DynamicTableWithPrimaryKeyHandle",
     "EventTableHandle",
     "Range",
     "RemoteTablesBase",
@@ -123,7 +126,7 @@ class UniqueIndex(Generic[Row, Key]):
         return self._handle._cache.unique_index(self._layout).find(key) is not None
 
     def __repr__(self) -> str:
-        return f"UniqueIndex({self._handle.name!r}, {self._layout.column_names!r})"
+        return f"UniqueIndex({self._handle.table_name!r}, {self._layout.column_names!r})"
 
 
 class BTreeIndex(Generic[Row, Key]):
@@ -185,7 +188,7 @@ class BTreeIndex(Generic[Row, Key]):
         return list(self.filter(key))
 
     def __repr__(self) -> str:
-        return f"BTreeIndex({self._handle.name!r}, {self._layout.column_names!r})"
+        return f"BTreeIndex({self._handle.table_name!r}, {self._layout.column_names!r})"
 
 
 class _HandleBase(Generic[Row]):
@@ -202,7 +205,7 @@ class _HandleBase(Generic[Row]):
         self._indexes: dict[tuple[str, str], Any] = {}
 
     @property
-    def name(self) -> str:
+    def table_name(self) -> str:
         """The table's canonical (wire and SQL) name."""
         return self._layout.name
 
@@ -225,14 +228,14 @@ class _HandleBase(Generic[Row]):
 
     def remote_query(self, where: str = "") -> CallFuture[list[Row]]:
         """Run ``SELECT * FROM <table> [WHERE ...]`` once on the server (not cached)."""
-        sql = f'SELECT * FROM "{self.name}"'
+        sql = f'SELECT * FROM "{self.table_name}"'
         if where.strip():
             clause = where.strip()
             sql += " " + (clause if clause[:5].upper() == "WHERE" else f"WHERE {clause}")
         return self._conn.one_off_query(sql)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}>"
+        return f"<{type(self).__name__} {self.table_name!r}>"
 
 
 class TableHandle(_HandleBase[Row]):
@@ -287,21 +290,6 @@ class TableHandle(_HandleBase[Row]):
         """An index by name (canonical, source or accessor), usable for ranges."""
         return self._btree(name)
 
-    def __getattr__(self, name: str) -> Any:
-        # Run-time modules: `handle.<column>` is the unique index on that column, else an index.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        layout: TableLayout = object.__getattribute__(self, "_layout")
-        try:
-            return self._unique(name)
-        except KeyError:
-            pass
-        try:
-            layout.index(name)
-        except KeyError:
-            raise AttributeError(f"table {layout.name!r} has no index {name!r}") from None
-        return self._btree(name)
-
 
 class TableWithPrimaryKeyHandle(TableHandle[Row]):
     """A table with a primary key: a deleted and an inserted row with the same key in one
@@ -339,7 +327,16 @@ class EventTableHandle(_HandleBase[Row]):
 
 
 class RemoteTablesBase:
-    """``conn.db``: one handle per table, created on first access and then reused."""
+    """``conn.db``: one handle per table, created on first access and then reused.
+
+    Generated bindings subclass it with one typed property per table; attribute access is not
+    dynamic here, so a misspelt table is a type error. :class:`DynamicRemoteTables` adds
+    ``conn.db.<any table>`` for connections without generated code.
+    """
+
+    _HANDLE: ClassVar[type[Any]] = TableHandle
+    _PK_HANDLE: ClassVar[type[Any]] = TableWithPrimaryKeyHandle
+    _EVENT_HANDLE: ClassVar[type[Any]] = EventTableHandle
 
     def __init__(self, conn: DbConnection[Any, Any, Any]) -> None:
         self._conn = conn
@@ -358,13 +355,60 @@ class RemoteTablesBase:
         if layout is None:
             raise KeyError(f"the module has no table or view {name!r}")
         if layout.is_event:
-            return self._table(layout.name, EventTableHandle)
+            return self._table(layout.name, self._EVENT_HANDLE)
         if layout.primary_key is not None:
-            return self._table(layout.name, TableWithPrimaryKeyHandle)
-        return self._table(layout.name, TableHandle)
+            return self._table(layout.name, self._PK_HANDLE)
+        return self._table(layout.name, self._HANDLE)
 
     def __getitem__(self, name: str) -> Any:
         return self.table(name)
+
+    def __iter__(self) -> Iterator[Any]:
+        """Every table and view handle of the module."""
+        module = self._conn._core.module
+        for name in dict.fromkeys(layout.name for layout in module.tables.values()):
+            yield self.table(name)
+
+
+class _ColumnIndexAccess:
+    """``handle.<column or index>`` for tables known only at run time."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Run-time modules: `handle.<column>` is the unique index on that column, else an index.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        handle = cast("TableHandle[Any]", self)
+        layout: TableLayout = object.__getattribute__(self, "_layout")
+        try:
+            return handle._unique(name)
+        except KeyError:
+            pass
+        try:
+            layout.index(name)
+        except KeyError:
+            raise AttributeError(f"table {layout.name!r} has no index {name!r}") from None
+        return handle._btree(name)
+
+
+class DynamicTableHandle(_ColumnIndexAccess, TableHandle[Any]):
+    """A table handle whose unique and B-tree indexes are attributes, found at run time."""
+
+    __slots__ = ()
+
+
+class DynamicTableWithPrimaryKeyHandle(_ColumnIndexAccess, TableWithPrimaryKeyHandle[Any]):
+    """:class:`DynamicTableHandle` for a table with a primary key (``on_update``)."""
+
+    __slots__ = ()
+
+
+class DynamicRemoteTables(RemoteTablesBase):
+    """``conn.db`` without generated bindings: ``conn.db.<table>`` and ``conn.db["table"]``."""
+
+    _HANDLE = DynamicTableHandle
+    _PK_HANDLE = DynamicTableWithPrimaryKeyHandle
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -373,9 +417,3 @@ class RemoteTablesBase:
             return self.table(name)
         except KeyError:
             raise AttributeError(f"the module has no table or view {name!r}") from None
-
-    def __iter__(self) -> Iterator[Any]:
-        """Every table and view handle of the module."""
-        module = self._conn._core.module
-        for name in dict.fromkeys(layout.name for layout in module.tables.values()):
-            yield self.table(name)

@@ -37,11 +37,11 @@ from spacetimedb_sdk.bsatn import Bindings, ProductBinding, SumBinding
 from spacetimedb_sdk.client import (
     DbConnection,
     DbConnectionBuilder,
+    DynamicRemoteProcedures,
+    DynamicRemoteReducers,
+    DynamicRemoteTables,
     EventTableHandle,
     RemoteModule,
-    RemoteProceduresBase,
-    RemoteReducersBase,
-    RemoteTablesBase,
     TableHandle,
     TableWithPrimaryKeyHandle,
 )
@@ -279,9 +279,9 @@ def _build(schema: ModuleSchema, name: str, include_private: bool) -> DynamicMod
     procedures_ns: dict[str, Any] = {"__module__": module, "__doc__": "The procedures."}
     for p in plan.procedures:
         procedures_ns[p.method] = _procedure_method(p)
-    tables_cls = type("RemoteTables", (RemoteTablesBase,), tables_ns)
-    reducers_cls = type("RemoteReducers", (RemoteReducersBase,), reducers_ns)
-    procedures_cls = type("RemoteProcedures", (RemoteProceduresBase,), procedures_ns)
+    tables_cls = type("RemoteTables", (DynamicRemoteTables,), tables_ns)
+    reducers_cls = type("RemoteReducers", (DynamicRemoteReducers,), reducers_ns)
+    procedures_cls = type("RemoteProcedures", (DynamicRemoteProcedures,), procedures_ns)
     connection_cls = type(
         "DbConnection",
         (DbConnection,),

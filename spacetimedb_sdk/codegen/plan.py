@@ -92,7 +92,6 @@ HANDLE_MEMBERS: Final = frozenset(
         "count",
         "index",
         "iter",
-        "name",
         "on_delete",
         "on_insert",
         "on_update",
@@ -100,6 +99,7 @@ HANDLE_MEMBERS: Final = frozenset(
         "remove_on_delete",
         "remove_on_insert",
         "remove_on_update",
+        "table_name",
         "unique",
     }
 )
