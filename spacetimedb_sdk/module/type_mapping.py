@@ -145,7 +145,8 @@ class TypespaceBuilder:
             if elem is None:
                 raise ModuleDefError(f"{where}: list needs an element type, e.g. list[u32]")
             return at.array(self.type_of(elem, where))
-        if isinstance(hint, type):
+        # A parametrised generic (``dict[str, int]``) is an instance of ``type`` on Python 3.10.
+        if isinstance(hint, type) and origin is None:
             return RefType(self.register_class(hint, where))
         if isinstance(hint, str):
             raise ModuleDefError(f"{where}: unresolved forward reference {hint!r}")
