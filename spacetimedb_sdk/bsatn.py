@@ -117,36 +117,6 @@ def resolve_binding(
 _new = object.__new__
 
 
-def _mk_identity(value: int) -> Identity:
-    obj = _new(Identity)
-    obj._value = value
-    return obj
-
-
-def _mk_connection_id(value: int) -> ConnectionId:
-    obj = _new(ConnectionId)
-    obj._value = value
-    return obj
-
-
-def _mk_timestamp(micros: int) -> Timestamp:
-    obj = _new(Timestamp)
-    obj._micros = micros
-    return obj
-
-
-def _mk_time_duration(micros: int) -> TimeDuration:
-    obj = _new(TimeDuration)
-    obj._micros = micros
-    return obj
-
-
-def _mk_uuid(value: int) -> Uuid:
-    obj = _new(Uuid)
-    obj._value = value
-    return obj
-
-
 def _mk_schedule_at(value: TimeDuration | Timestamp) -> ScheduleAt:
     obj = _new(ScheduleAt)
     obj._value = value
@@ -202,30 +172,24 @@ _WIDE_SIGNED: Final = {"I128": True, "U128": False, "I256": True, "U256": False}
 _WIDE_BYTES: Final = {"I128": 16, "U128": 16, "I256": 32, "U256": 32}
 
 # Special products that are one fixed-width primitive: (format, size, fast constructor, encoder expr).
-_SPECIAL_FIXED: Final[dict[str, tuple[str, int, str, str]]] = {
+# Special products that are one fixed-width primitive:
+# (format, size, class, slot, decode conversion of the raw field, encoder expression).
+_SPECIAL_FIXED: Final[dict[str, tuple[str, int, str, str, str, str]]] = {
     "identity": (
-        "32s",
-        32,
-        "_mk_identity(_from_bytes({}, 'little'))",
+        "32s", 32, "Identity", "_value", "_from_bytes({}, 'little')",
         "{}._value.to_bytes(32, 'little')",
     ),
     "connection_id": (
-        "16s",
-        16,
-        "_mk_connection_id(_from_bytes({}, 'little'))",
+        "16s", 16, "ConnectionId", "_value", "_from_bytes({}, 'little')",
         "{}._value.to_bytes(16, 'little')",
     ),
-    "uuid": ("16s", 16, "_mk_uuid(_from_bytes({}, 'little'))", "{}._value.to_bytes(16, 'little')"),
-    "timestamp": ("q", 8, "_mk_timestamp({})", "{}._micros"),
-    "time_duration": ("q", 8, "_mk_time_duration({})", "{}._micros"),
-}
-_SPECIAL_CLASSES: Final = {
-    "identity": "Identity",
-    "connection_id": "ConnectionId",
-    "uuid": "Uuid",
-    "timestamp": "Timestamp",
-    "time_duration": "TimeDuration",
-}
+    "uuid": (
+        "16s", 16, "Uuid", "_value", "_from_bytes({}, 'little')",
+        "{}._value.to_bytes(16, 'little')",
+    ),
+    "timestamp": ("q", 8, "Timestamp", "_micros", "{}", "{}._micros"),
+    "time_duration": ("q", 8, "TimeDuration", "_micros", "{}", "{}._micros"),
+}  # fmt: skip
 
 
 class BsatnCodec(Generic[T]):
@@ -347,6 +311,8 @@ class _Run:
     names: list[str] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     bool_names: list[tuple[str, int]] = field(default_factory=list)  # (name, offset in run)
+    # Statements run right after the unpack (building special values without a call).
+    post: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -375,11 +341,7 @@ class _Generator:
             "_unpack_from": struct.unpack_from,
             "_pack": struct.pack,
             "_from_bytes": int.from_bytes,
-            "_mk_identity": _mk_identity,
-            "_mk_connection_id": _mk_connection_id,
-            "_mk_timestamp": _mk_timestamp,
-            "_mk_time_duration": _mk_time_duration,
-            "_mk_uuid": _mk_uuid,
+            "_new": object.__new__,
             "_mk_schedule_at": _mk_schedule_at,
             "Identity": Identity,
             "ConnectionId": ConnectionId,
@@ -470,6 +432,8 @@ class _Generator:
         block.emit(f"{targets} = {sname}.unpack_from(buf, pos)")
         for name, offset in run.bool_names:
             block.emit(f"if {name} > 1: raise _bad_bool(pos + {offset}, {name})")
+        for statement in run.post:
+            block.emit(statement)
         block.emit(f"pos += {size}")
         block.run = _Run()
 
@@ -593,9 +557,13 @@ class _Generator:
     ) -> str:
         kind = special_kind(ty)
         if binding is None and kind in _SPECIAL_FIXED:
-            fmt, size, build, _ = _SPECIAL_FIXED[kind]
-            name = self.add_fixed(block, fmt, size)
-            return build.format(name)
+            fmt, size, cls, slot, convert, _ = _SPECIAL_FIXED[kind]
+            raw = self.add_fixed(block, fmt, size)
+            out = self.tmp()
+            # Set the slot directly: decoded values are valid, so skip the checking __init__
+            # (and a Python-level call per value).
+            block.run.post.append(f"{out} = _new({cls}); {out}.{slot} = {convert.format(raw)}")
+            return out
         exprs = [self.dec(el.algebraic_type, block, stack) for el in ty.elements]
         if binding is not None:
             cls = self.const(binding.cls, "_C")
@@ -771,8 +739,7 @@ class _Generator:
     ) -> None:
         kind = special_kind(ty)
         if binding is None and kind in _SPECIAL_FIXED:
-            fmt, size, _, enc_expr = _SPECIAL_FIXED[kind]
-            cls = _SPECIAL_CLASSES[kind]
+            fmt, size, cls, _, _, enc_expr = _SPECIAL_FIXED[kind]
             block.emit(
                 f"if not isinstance({value}, {cls}): "
                 f"raise _EncodeError('expected {cls}, got %r' % (type({value}).__name__,))"
@@ -894,6 +861,7 @@ class _Generator:
         body = ["def _from_fields(" + args + "):"]
         for name, _ in run.bool_names:
             body.append(f"    if {name} > 1: raise _bad_bool(-1, {name})")
+        body.extend(f"    {statement}" for statement in run.post)
         body.append(f"    return {expr}")
         self.sources.append("\n".join(body))
         return struct.Struct("<" + fmt)
