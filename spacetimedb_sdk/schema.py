@@ -454,6 +454,14 @@ def _by_names(
     return out
 
 
+def _require(by_name: Mapping[str, T], name: str, kind: str) -> T:
+    """``by_name[name]``, or a KeyError naming what was looked for."""
+    found = by_name.get(name)
+    if found is None:
+        raise KeyError(f"no {kind} named {name!r}")
+    return found
+
+
 @dataclass(frozen=True)
 class ModuleSchema:
     """A validated, canonical module definition."""
@@ -557,10 +565,7 @@ class ModuleSchema:
 
     def table(self, name: str) -> TableSchema:
         """A table by canonical or accessor name (KeyError if absent)."""
-        found = self._tables.get(name)
-        if found is None:
-            raise KeyError(f"no table named {name!r}")
-        return found
+        return _require(self._tables, name, "table")
 
     def find_reducer(self, name: str) -> ReducerSchema | None:
         """A reducer by canonical or accessor name, or None."""
@@ -568,10 +573,7 @@ class ModuleSchema:
 
     def reducer(self, name: str) -> ReducerSchema:
         """A reducer by canonical or accessor name (KeyError if absent)."""
-        found = self._reducers.get(name)
-        if found is None:
-            raise KeyError(f"no reducer named {name!r}")
-        return found
+        return _require(self._reducers, name, "reducer")
 
     def find_procedure(self, name: str) -> ProcedureSchema | None:
         """A procedure by canonical or accessor name, or None."""
@@ -579,10 +581,7 @@ class ModuleSchema:
 
     def procedure(self, name: str) -> ProcedureSchema:
         """A procedure by canonical or accessor name (KeyError if absent)."""
-        found = self._procedures.get(name)
-        if found is None:
-            raise KeyError(f"no procedure named {name!r}")
-        return found
+        return _require(self._procedures, name, "procedure")
 
     def find_view(self, name: str) -> ViewSchema | None:
         """A view by canonical or accessor name, or None."""
@@ -590,10 +589,7 @@ class ModuleSchema:
 
     def view(self, name: str) -> ViewSchema:
         """A view by canonical or accessor name (KeyError if absent)."""
-        found = self._views.get(name)
-        if found is None:
-            raise KeyError(f"no view named {name!r}")
-        return found
+        return _require(self._views, name, "view")
 
     def find_type(self, name: str | ScopedTypeName) -> TypeSchema | None:
         """A named type by canonical or source scoped name (``"A.B"`` or ScopedTypeName), or None."""
