@@ -12,6 +12,7 @@ import pytest
 
 from spacetimedb_sdk import algebraic_type as at
 from spacetimedb_sdk.algebraic_type import ProductType, RefType
+from spacetimedb_sdk.bsatn import compile_codec
 from spacetimedb_sdk.errors import ModuleDefError
 from spacetimedb_sdk.local_server.module_loader import load_module
 from spacetimedb_sdk.module import Variant, build_module_model, describe_module
@@ -391,6 +392,40 @@ class Item:
     assert repr(item_cls(1, "y", 2)) == "Item(id=1, name='y', count=2)"
     with pytest.raises(TypeError, match="name"):
         item_cls()
+
+
+# Names the generated __init__ / _from_fields used for themselves once (``d``, ``o``) and names a
+# generator could plausibly use (``self``, ``cls``, markers, defaults): a field may be called any
+# of them and must keep its own value.
+SHADOW_PRONE_FIELDS = ("d", "o", "self", "cls", "obj", "new", "_M", "_new", "_cls", "_stdb_self")
+
+
+def test_row_class_fields_never_collide_with_generated_names(tmp_path: Path) -> None:
+    fields = "\n".join(f"    {name}: u32" for name in SHADOW_PRONE_FIELDS)
+    mod = load_source(
+        tmp_path,
+        HEADER
+        + f"""
+@table
+class Plain:
+    id: u64 = primary_key(auto_inc=True)
+{fields}
+    dflt: f64 = column(default=1.5)
+""",
+    )
+    values = {name: i + 10 for i, name in enumerate(SHADOW_PRONE_FIELDS)}
+    row = mod.Plain(**values)
+    assert {name: getattr(row, name) for name in SHADOW_PRONE_FIELDS} == values
+    assert (row.id, row.dflt) == (0, 1.5)
+    positional = mod.Plain(5, *values.values(), 2.5)
+    assert positional == mod.Plain(id=5, dflt=2.5, **values)
+
+    model = build_module_model(mod)
+    codec = compile_codec(RefType(model.table("plain").type_ref), model.typespace, model.bindings)
+    decoded = codec.decode(codec.encode(positional))
+    assert type(decoded) is mod.Plain
+    assert decoded == positional
+    assert {name: getattr(decoded, name) for name in SHADOW_PRONE_FIELDS} == values
 
 
 def test_tagged_unions_and_enums(tmp_path: Path) -> None:

@@ -100,25 +100,39 @@ def _own_annotations(cls: type) -> dict[str, Any]:
     return out
 
 
+def _internal_prefix(fields: tuple[str, ...]) -> str:
+    """A prefix for the generated functions' own names that no field name starts with.
+
+    Generated ``__init__`` and ``_from_fields`` take the fields as parameters, so their helper
+    names (the instance, the missing-value marker, defaults) must never equal a field's name:
+    a row class may well have fields called ``self``, ``d`` or ``o``.
+    """
+    prefix = "_stdb_"
+    while any(f.startswith(prefix) for f in fields):
+        prefix += "_"
+    return prefix
+
+
 def _generate_init(cls: type, fields: tuple[str, ...], options: dict[str, ColumnOptions]) -> None:
-    missing = object()
-    ns: dict[str, Any] = {"_M": missing}
-    params = ", ".join(f"{f}=_M" for f in fields)
-    lines = [f"def __init__(self, {params}):" if fields else "def __init__(self):"]
+    p = _internal_prefix(fields)
+    missing, this = f"{p}missing", f"{p}self"
+    ns: dict[str, Any] = {missing: object()}
+    params = "".join(f", {f}={missing}" for f in fields)
+    lines = [f"def __init__({this}{params}):"]
     for f in fields:
         opts = options.get(f, ColumnOptions())
         if opts.has_default:
-            ns[f"_d_{f}"] = opts.default
-            lines.append(f"    if {f} is _M: {f} = _d_{f}")
+            ns[f"{p}default_{f}"] = opts.default
+            lines.append(f"    if {f} is {missing}: {f} = {p}default_{f}")
         elif opts.auto_inc:
-            lines.append(f"    if {f} is _M: {f} = 0")
+            lines.append(f"    if {f} is {missing}: {f} = 0")
         else:
             lines.append(
-                f"    if {f} is _M: raise TypeError("
+                f"    if {f} is {missing}: raise TypeError("
                 f"{cls.__name__ + '() missing value for field ' + repr(f)!r})"
             )
-    lines.append("    d = self.__dict__")
-    lines.extend(f"    d[{f!r}] = {f}" for f in fields)
+    lines.append(f"    {p}dict = {this}.__dict__")
+    lines.extend(f"    {p}dict[{f!r}] = {f}" for f in fields)
     lines.append("    return None")
     exec("\n".join(lines), ns)
     init = ns["__init__"]
@@ -127,10 +141,17 @@ def _generate_init(cls: type, fields: tuple[str, ...], options: dict[str, Column
 
 
 def _generate_from_fields(cls: type, fields: tuple[str, ...]) -> Callable[..., Any]:
-    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    p = _internal_prefix(fields)
+    new, klass, obj = f"{p}new", f"{p}cls", f"{p}obj"
+    ns: dict[str, Any] = {new: object.__new__, klass: cls}
     args = ", ".join(fields)
     body = ", ".join(f"{f!r}: {f}" for f in fields)
-    src = f"def _from_fields({args}):\n    o = _new(_cls)\n    o.__dict__.update({{{body}}})\n    return o\n"
+    src = (
+        f"def _from_fields({args}):\n"
+        f"    {obj} = {new}({klass})\n"
+        f"    {obj}.__dict__.update({{{body}}})\n"
+        f"    return {obj}\n"
+    )
     exec(src, ns)
     fn: Callable[..., Any] = ns["_from_fields"]
     return fn
