@@ -2,7 +2,7 @@
 
 Each output file holds exactly one BSATN-encoded v2 ``ServerMessage`` (no compression tag byte,
 no v3 framing), as ``bench_apply.py --message FILE`` reads it. The rows follow the bench module
-(``../shared/fixtures/module_defs/bench.*``):
+(``tests/fixtures/module_defs/bench.*``):
 
 * ``subscribe_applied_message_100k.bsatn``: ``message {sender: Identity, sent: Timestamp,
   text: String}``, variable-size rows, so the server would send ``RowOffsets``;
@@ -34,9 +34,7 @@ from spacetimedb_sdk.schema import ModuleSchema
 from spacetimedb_sdk.timestamp import Timestamp
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_MODULE_DEF = (
-    HERE.parent.parent / "shared" / "fixtures" / "module_defs" / "bench.moduledef.bsatn"
-)
+DEFAULT_MODULE_DEF = HERE.parent / "tests" / "fixtures" / "module_defs" / "bench.moduledef.bsatn"
 DEFAULT_OUT = HERE / "data"
 
 _WORDS = [

@@ -1,23 +1,21 @@
-"""Shared test helpers: where the read-only reference fixtures live."""
+"""Shared test helpers: where the reference fixtures live (tests/fixtures, see its README)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("SPACETIMEDB_SDK_SHARED", REPO_ROOT.parent / "shared"))
-FIXTURES = SHARED / "fixtures"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 
 def load_fixture(*parts: str) -> Any:
-    """Load one JSON file from ../shared/fixtures (fail loudly if the checkout lacks it)."""
+    """Load one JSON file from tests/fixtures (fail loudly if it is missing)."""
     path = FIXTURES.joinpath(*parts)
     if not path.exists():
-        pytest.fail(f"reference fixture missing: {path} (CI lays ../shared beside the clone)")
+        pytest.fail(f"reference fixture missing: {path} (it belongs in the repository)")
     with path.open(encoding="utf-8") as f:
         return json.load(f)

@@ -1,6 +1,7 @@
 """Assemble the 0.7 Python quickstart's ``main.py`` from the guide's code blocks.
 
-The guide (../shared/spec/QUICKSTART_0.7.md) gives ``main.py`` in pieces and says where each
+The guide (QUICKSTART_0.7.md; its code blocks are kept in
+tests/fixtures/quickstart_0.7/python_blocks.json) gives ``main.py`` in pieces and says where each
 goes: imports, the module_bindings imports, the globals, then every function the guide says to
 add "before the register_callbacks function" (in the order the guide shows them), then
 ``register_callbacks``, ``on_connect`` ("defined before run_client"), ``run_client``,
@@ -13,16 +14,11 @@ Run ``python -m tests.quickstart_guide`` to print the assembled file.
 
 from __future__ import annotations
 
-import re
 import sys
-from pathlib import Path
 
-from tests.conftest import REPO_ROOT, SHARED
+from tests.conftest import REPO_ROOT, load_fixture
 
-GUIDE = SHARED / "spec" / "QUICKSTART_0.7.md"
 MAIN_PY = REPO_ROOT / "client" / "main.py"
-
-_PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 # Blocks with a fixed place, keyed by how they start, in file order; every other block is one
 # of the functions that must come before register_callbacks.
@@ -36,9 +32,10 @@ _TAIL = (
 )
 
 
-def python_blocks(guide_text: str) -> list[str]:
-    """Every ```python fenced block of the guide, without its trailing newline."""
-    return [block.rstrip("\n") for block in _PYTHON_BLOCK.findall(guide_text)]
+def python_blocks() -> list[str]:
+    """Every ```python fenced block of the guide, in guide order, without its trailing newline."""
+    blocks: list[str] = load_fixture("quickstart_0.7", "python_blocks.json")["python_blocks"]
+    return blocks
 
 
 def _place(blocks: list[str], start: str) -> str:
@@ -48,9 +45,8 @@ def _place(blocks: list[str], start: str) -> str:
     return matches[0]
 
 
-def assemble_main(guide_text: str) -> str:
-    """``main.py`` exactly as the guide assembles it."""
-    blocks = python_blocks(guide_text)
+def assemble_main(blocks: list[str]) -> str:
+    """``main.py`` exactly as the guide assembles it from its code blocks."""
     fixed = _HEAD + _TAIL
     helpers = [block for block in blocks if not block.startswith(fixed)]
     ordered = (
@@ -65,7 +61,7 @@ def assemble_main(guide_text: str) -> str:
 
 def main() -> None:
     """Print the assembled main.py (used to write client/main.py)."""
-    sys.stdout.write(assemble_main(Path(GUIDE).read_text(encoding="utf-8")))
+    sys.stdout.write(assemble_main(python_blocks()))
 
 
 if __name__ == "__main__":

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import ast
 
-import pytest
-
-from tests.quickstart_guide import GUIDE, MAIN_PY, assemble_main, python_blocks
+from tests.quickstart_guide import MAIN_PY, assemble_main, python_blocks
 
 
-@pytest.fixture(scope="module")
-def guide_text() -> str:
-    if not GUIDE.exists():
-        pytest.fail(f"the 0.7 quickstart guide is missing: {GUIDE}")
-    return GUIDE.read_text(encoding="utf-8")
+def test_main_py_is_the_guide_assembled() -> None:
+    assert MAIN_PY.read_bytes() == assemble_main(python_blocks()).encode("utf-8")
 
 
-def test_main_py_is_the_guide_assembled(guide_text: str) -> None:
-    assert MAIN_PY.read_bytes() == assemble_main(guide_text).encode("utf-8")
-
-
-def test_every_guide_block_is_used_once(guide_text: str) -> None:
+def test_every_guide_block_is_used_once() -> None:
     main_text = MAIN_PY.read_text(encoding="utf-8")
-    blocks = python_blocks(guide_text)
+    blocks = python_blocks()
     assert len(blocks) == 14
     for block in blocks:
         assert main_text.count(block) == 1

@@ -1,4 +1,4 @@
-// Bindings for the bench module (../shared/fixtures/module_defs/bench.*), written by hand in the
+// Bindings for the bench module (tests/fixtures/module_defs/bench.*), written by hand in the
 // layout `spacetime generate --lang typescript` (2.x) emits: tables user, message, entity.
 /* eslint-disable */
 import {

@@ -444,8 +444,8 @@ async function main(): Promise<void> {
       driver: { type: 'string', default: path.join(here, 'chat_driver.mjs') },
     },
   });
-  const shared = process.env.SPACETIMEDB_SDK_SHARED ?? path.resolve(here, '../../../../shared');
-  const fixtures = values.fixtures ?? path.join(shared, 'fixtures');
+  // dist/ -> tests/fixtures, the repository's copy of the reference vectors.
+  const fixtures = values.fixtures ?? path.resolve(here, '../../fixtures');
   const clientVectors = loadVectors(fixtures, 'v2_client_messages.json', 'messages');
   const serverVectors = loadVectors(fixtures, 'v2_server_messages.json', 'messages');
   const frames = loadVectors(fixtures, 'v3_frames.json', 'frames');

@@ -1,0 +1,86 @@
+"""A clone with nothing beside it runs the tests: every fixture a test reads is in the repository.
+
+The reference vectors once lived in a directory laid beside the clone; a bare clone then failed
+at collection. These tests copy the repository's own files to a fresh directory and run the
+fixture-reading tests there, and check nothing still points outside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import FIXTURES, REPO_ROOT
+
+# Spelled in pieces so this file does not match its own search.
+_OUTSIDE_REFERENCES = ("../" + "shared", "SPACETIMEDB_SDK_" + "SHARED", "/work/" + "shared")
+_SCANNED_TOP = ("tests", "scripts", ".ci", "benchmarks", "spacetimedb_sdk", "docs", "client")
+_TEXT_SUFFIXES = {".py", ".md", ".sh", ".ts", ".json", ".toml", ".txt", ".mjs", ""}
+
+
+def _repository_files() -> list[Path]:
+    """Tracked files plus new ones not ignored (what a commit of this work tree would hold)."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return [Path(name) for name in out.split("\0") if name and (REPO_ROOT / name).is_file()]
+
+
+def test_fixtures_live_inside_the_repository() -> None:
+    assert FIXTURES.resolve().is_relative_to(REPO_ROOT.resolve())
+    for name in ("bsatn_values.json", "v2_client_messages.json", "v2_server_messages.json"):
+        assert (FIXTURES / "vectors" / name).is_file()
+    assert (FIXTURES / "module_defs" / "index.json").is_file()
+    assert (FIXTURES / "quickstart_0.7" / "python_blocks.json").is_file()
+    assert (FIXTURES / "README.md").is_file()
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    offenders = []
+    for rel in _repository_files():
+        if rel.parts[0] not in _SCANNED_TOP and rel.name != "README.md":
+            continue
+        if rel.suffix not in _TEXT_SUFFIXES or "node_modules" in rel.parts:
+            continue
+        text = (REPO_ROOT / rel).read_text(encoding="utf-8", errors="replace")
+        offenders += [f"{rel}: {ref}" for ref in _OUTSIDE_REFERENCES if ref in text]
+    assert offenders == []
+
+
+def test_fixture_tests_pass_in_a_bare_copy(tmp_path: Path) -> None:
+    clone = tmp_path / "repo"
+    for rel in _repository_files():
+        if "node_modules" in rel.parts or rel.parts[0] in {".venv", "benchmarks", "examples"}:
+            continue
+        target = clone / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / rel, target)
+    env = {**os.environ, "PYTHONPATH": str(clone)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_bsatn_vectors.py",
+            "tests/test_quickstart_main.py",
+            "tests/test_raw_module_def.py",
+        ],
+        check=False,
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed", result.stdout), result.stdout[-3000:]
