@@ -16,14 +16,17 @@ What changed from 0.7, without changing a signature: ``None`` in ``config_defaul
 stored verbatim (no interpolation); a file name without a dot and a trailing ``--client`` with
 no value no longer crash; ``set_config`` accepts a mapping as well as ``(key, value)`` pairs; the
 file is read and written as UTF-8 and saves are serialised by a lock, because the quickstart
-saves from its client thread.
+saves from its client thread; the file holds a token, so it is written owner-only (0600, its
+folder 0700 when created here) and atomically.
 """
 
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 
@@ -166,9 +169,21 @@ def _save() -> None:
         parser = _require_config()
         if settings_path is None:
             raise LocalConfigError("local_config.init() must be called before saving")
-        os.makedirs(os.path.dirname(settings_path) or ".", exist_ok=True)
-        # Write a sibling file and rename it, so a crash mid-save never loses the token.
-        temporary = f"{settings_path}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            parser.write(handle)
-        os.replace(temporary, settings_path)
+        directory = os.path.dirname(settings_path) or "."
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        # The file holds a token: it is owner-only from creation (mkstemp makes it 0600), and
+        # written beside the old one then renamed over it, so a crash mid-save loses nothing.
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{os.path.basename(settings_path)}.", suffix=".tmp", dir=directory
+        )
+        try:
+            os.chmod(temporary, 0o600)  # mkstemp's mode already; explicit for other platforms
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                parser.write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, settings_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise

@@ -150,3 +150,51 @@ def test_use_before_init_raises() -> None:
         local_config.get_string("auth_token")
     with pytest.raises(local_config.LocalConfigError):
         local_config.set_string("auth_token", "x")
+
+
+def test_settings_file_is_owner_only(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)  # the usual umask, under which plain open() gives 0644
+    try:
+        local_config.init(".spacetimedb-python-quickstart")
+        local_config.set_string("auth_token", "secret")
+    finally:
+        os.umask(old_umask)
+    path = tmp_path / ".spacetimedb-python-quickstart" / "settings.ini"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.ini"]  # no temporaries
+
+
+def test_a_world_readable_file_from_before_becomes_owner_only(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    folder = tmp_path / ".spacetime_python_sdk"
+    folder.mkdir(mode=0o755)
+    path = folder / "settings.ini"
+    path.write_text("[main]\nauth_token = old\n", encoding="utf-8")
+    os.chmod(path, 0o644)
+    local_config.init()
+    local_config.set_string("auth_token", "new")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "auth_token = new" in path.read_text(encoding="utf-8")
+    assert sorted(p.name for p in folder.iterdir()) == ["settings.ini"]
+
+
+def test_a_failed_save_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local_config.init()
+    local_config.set_string("auth_token", "kept")
+    path = tmp_path / ".spacetime_python_sdk" / "settings.ini"
+    before = path.read_text(encoding="utf-8")
+
+    def broken_write(self: configparser.ConfigParser, handle: object, *args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(configparser.ConfigParser, "write", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        local_config.set_string("auth_token", "lost")
+    assert path.read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.ini"]
