@@ -138,3 +138,22 @@ def test_serve_survives_kill_9_with_data_tokens_and_sequences(tmp_path: Path) ->
         assert {row[0][0] for row in rows} == {"0x" + identity.lstrip("0")}
     finally:
         assert _stop(proc, signal.SIGTERM) == 0
+
+
+def test_serve_refuses_an_overlong_database_name_before_touching_the_disk(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    result = subprocess.run(
+        [sys.executable, "-m", "spacetimedb_sdk", "serve", "--data-dir", data, f"{'a' * 300}=x.py"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "invalid database name" in result.stderr
+    assert "at most 64 characters (this one has 300)" in result.stderr
+    assert "File name too long" not in result.stderr
+    assert not (tmp_path / "data" / "databases").exists()
+    assert list(parse_database_specs([f"{'b' * 64}=x"])) == ["b" * 64]
+    with pytest.raises(ValueError, match="at most 64 characters"):
+        parse_database_specs([f"{'b' * 65}=x"])

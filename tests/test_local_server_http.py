@@ -320,3 +320,15 @@ def test_client_connected_rejection_is_403(server: LocalServer) -> None:
     status, _, body = call(server, "game", "add_player", ["x", 1], created["token"])
     assert (status, body) == (403, "you are banned")
     assert sql(server, "game", "SELECT * FROM player", created["token"])[0] == 403
+
+
+def test_overlong_database_names_are_a_clear_400(server: LocalServer) -> None:
+    for route, method in (("sql", "POST"), ("schema?version=9", "GET"), ("", "GET")):
+        url = f"{server.url}/v1/database/{'a' * 300}/{route}".rstrip("/")
+        body_text = "SELECT * FROM user" if method == "POST" else None
+        status, _, body = http_request(method, url, body_text)
+        assert status == 400, (route, body)
+        assert "at most 64 characters (this one has 300)" in body.decode()
+    # 64 characters is a valid name, just not hosted here.
+    status, _, body = http_request("GET", f"{server.url}/v1/database/{'z' * 64}")
+    assert (status, body.decode()) == (404, f"`{'z' * 64}` not found")

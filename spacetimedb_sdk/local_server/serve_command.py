@@ -25,17 +25,17 @@ __all__ = ["add_serve_parser", "missing_server_dependencies", "parse_database_sp
 
 def parse_database_specs(specs: list[str]) -> dict[str, Path]:
     """``["chat=server/", ...]`` -> ``{"chat": Path("server/")}`` (ValueError on bad input)."""
-    from spacetimedb_sdk.local_server.database_address import is_valid_database_name
+    from spacetimedb_sdk.local_server.database_address import database_name_problem
 
     out: dict[str, Path] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise ValueError(f"expected NAME=PATH, got {spec!r}")
-        if not is_valid_database_name(name):
-            raise ValueError(
-                f"invalid database name {name!r}: lowercase letters, digits, single inner hyphens"
-            )
+        problem = database_name_problem(name)
+        if problem is not None:
+            shown = name if len(name) <= 80 else f"{name[:80]}..."
+            raise ValueError(f"invalid database name {shown!r}: {problem}")
         if name in out:
             raise ValueError(f"database {name!r} given twice")
         out[name] = Path(path)
