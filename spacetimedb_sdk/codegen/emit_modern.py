@@ -223,10 +223,41 @@ def _procedure_method(w: PyWriter, p: ProcedurePlan) -> None:
         )
 
 
+def _sdk_version_check(w: PyWriter, version: str) -> None:
+    """Refuse an SDK older than the generator's major version, before importing anything of it.
+
+    Every import of the bindings runs ``__init__.py`` first, so the check here covers the whole
+    package. It uses only the standard library: the package index's ``spacetimedb-sdk`` is an
+    unrelated 0.7 SDK that has none of the modules the bindings import.
+    """
+    major = int(version.split(".", maxsplit=1)[0])
+    w.lines(
+        [
+            "# The SDK's version is checked before anything is imported from it: the package index's",
+            "# spacetimedb-sdk is an unrelated 0.7 SDK that has none of the modules imported below.",
+            "try:",
+            '    _SDK_VERSION: str | None = _metadata.version("spacetimedb-sdk")',
+            "except _metadata.PackageNotFoundError:  # not installed, e.g. a checkout on sys.path",
+            "    _SDK_VERSION = None",
+            "if (",
+            "    _SDK_VERSION is not None",
+            '    and _SDK_VERSION.split(".", maxsplit=1)[0].isdigit()',
+            f'    and int(_SDK_VERSION.split(".", maxsplit=1)[0]) < {major}',
+            "):",
+            "    raise ImportError(",
+            f'        f"these bindings need spacetimedb-sdk >= {major}.0, found {{_SDK_VERSION}} (the "',
+            '        "spacetimedb-sdk on the package index is an unrelated 0.7 SDK: install this SDK "',
+            "        \"from a checkout of its repository: pip install -e '.[server]')\"",
+            "    )",
+        ]
+    )
+
+
 def emit_init(plan: CodegenPlan, header: list[str], module_label: str, version: str) -> str:
     """The package ``__init__.py``."""
     imports = Imports()
     imports.names("__future__", "annotations")
+    imports.module("importlib.metadata", "_metadata")
     imports.module("types", "_pytypes")
     imports.module("typing", TYPING_ALIAS)
     imports.module("spacetimedb_sdk.bsatn", "_bsatn")
@@ -306,7 +337,11 @@ def emit_init(plan: CodegenPlan, header: list[str], module_label: str, version: 
     ]
     w.docstring("\n".join(usage))
     w.blank()
-    w.lines(imports.lines())
+    w.lines(imports.lines(("future", "stdlib")))
+    w.blank()
+    _sdk_version_check(w, version)
+    w.blank()
+    w.lines(imports.lines(("sdk", "local")))
     w.blank()
     w.lines(all_list(exported))
     w.blank()

@@ -46,7 +46,8 @@ def _import_wasmtime() -> Any:
         return importlib.import_module("wasmtime")
     except ImportError:
         raise CodegenError(
-            "reading .wasm modules needs the wasmtime package: pip install 'spacetimedb-sdk[wasm]'"
+            "reading .wasm modules needs the wasmtime package (the 'wasm' extra): "
+            "pip install -e '.[wasm]' in a checkout of this repository"
         ) from None
 
 

@@ -265,10 +265,10 @@ class Imports:
         bucket = self._from_aliased.setdefault(self._section(module), {})
         bucket.setdefault(module, set()).add((name, alias))
 
-    def lines(self) -> list[str]:
-        """The rendered block (sections separated by one blank line)."""
+    def lines(self, sections: tuple[Section, ...] = _SECTION_ORDER) -> list[str]:
+        """The rendered block of ``sections`` (each separated by one blank line)."""
         blocks: list[list[str]] = []
-        for section in _SECTION_ORDER:
+        for section in (s for s in _SECTION_ORDER if s in sections):
             block: list[str] = []
             straight = sorted(
                 self._straight.get(section, set()),

@@ -75,8 +75,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if missing:
         print(
             "spacetimedb-sdk serve: the local server needs the 'server' extra "
-            f"(missing: {', '.join(missing)}); install it with: "
-            "pip install 'spacetimedb-sdk[server]'",
+            f"(missing: {', '.join(missing)}); install it from a checkout of this "
+            "repository with: pip install -e '.[server]'",
             file=sys.stderr,
         )
         return 2

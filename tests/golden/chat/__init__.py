@@ -24,8 +24,26 @@ The package also keeps the 0.7 layout: ``<table>.py`` (legacy row classes) and
 
 from __future__ import annotations
 
+import importlib.metadata as _metadata
 import types as _pytypes
 import typing as _typing
+
+# The SDK's version is checked before anything is imported from it: the package index's
+# spacetimedb-sdk is an unrelated 0.7 SDK that has none of the modules imported below.
+try:
+    _SDK_VERSION: str | None = _metadata.version("spacetimedb-sdk")
+except _metadata.PackageNotFoundError:  # not installed, e.g. a checkout on sys.path
+    _SDK_VERSION = None
+if (
+    _SDK_VERSION is not None
+    and _SDK_VERSION.split(".", maxsplit=1)[0].isdigit()
+    and int(_SDK_VERSION.split(".", maxsplit=1)[0]) < 2
+):
+    raise ImportError(
+        f"these bindings need spacetimedb-sdk >= 2.0, found {_SDK_VERSION} (the "
+        "spacetimedb-sdk on the package index is an unrelated 0.7 SDK: install this SDK "
+        "from a checkout of its repository: pip install -e '.[server]')"
+    )
 
 import spacetimedb_sdk.bsatn as _bsatn
 import spacetimedb_sdk.client as _client
