@@ -188,7 +188,7 @@ def chat_wat(
     extra_imports: str = "",
     exports_describe: bool = True,
 ) -> str:
-    """A hand-written module following the describe sequence of MODULE_DEF.md §7.2: two
+    """A hand-written module following the describe sequence of docs/module-def.md#webassembly: two
     ``__preinit__`` functions that must run in name order, then ``__describe_module__``
     writing ``data`` to the sink in two chunks."""
     escaped = "".join(f"\\{b:02x}" for b in data)
@@ -305,7 +305,7 @@ def test_missing_wasmtime_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setitem(sys.modules, "wasmtime", None)
     path = tmp_path / "x.wasm"
     path.write_bytes(b"\x00asm\x01\x00\x00\x00")
-    with pytest.raises(CodegenError, match=r"spacetimedb-sdk\[wasm\]"):
+    with pytest.raises(CodegenError, match=r"pip install -e '\.\[wasm\]'"):
         extract_wasm_module_def(path)
 
 

@@ -51,11 +51,10 @@ def _describe_python(path: Path) -> ModuleDefSource:
 
     try:
         module = load_module(path)
-    except SpacetimeDBError as exc:
-        raise CodegenError(f"cannot load the Python module at {path}: {exc}") from exc
-    except Exception as exc:
+    except Exception as exc:  # the loader's own errors, or whatever the module's code raised
+        detail = str(exc) if isinstance(exc, SpacetimeDBError) else f"{type(exc).__name__}: {exc}"
         raise CodegenError(
-            f"importing the Python module at {path} failed: {type(exc).__name__}: {exc}"
+            f"importing the Python module at {path} failed: {' '.join(detail.split())}"
         ) from exc
     try:
         raw = describe_module(module)

@@ -7,6 +7,10 @@
 Prints the base URL once listening (and the owner token, which may read private tables and run
 SQL DML), then serves until Ctrl-C or SIGTERM; shutdown sends every WebSocket client a Close
 frame (1001) and waits for in-flight work, so every acknowledged commit is on disk.
+
+A module that cannot be served (no such path, an import error, an invalid definition) is one
+line on stderr (``spacetimedb-sdk serve: error: ...``) and exit status 1, like ``generate``;
+``--debug`` (or ``--log-level debug``) adds the traceback.
 """
 
 from __future__ import annotations
@@ -15,10 +19,17 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from spacetimedb_sdk.errors import SpacetimeDBError
+
+if TYPE_CHECKING:
+    from spacetimedb_sdk.local_server.server import LocalServer
 
 __all__ = ["add_serve_parser", "missing_server_dependencies", "parse_database_specs", "run_serve"]
 
@@ -42,7 +53,7 @@ def parse_database_specs(specs: list[str]) -> dict[str, Path]:
     return out
 
 
-def add_serve_parser(subparsers: Any) -> None:
+def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``serve`` subcommand on an ``argparse`` subparsers object."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "serve",
@@ -53,12 +64,22 @@ def add_serve_parser(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=3000, help="port (0 = pick a free one)")
     parser.add_argument("--data-dir", type=Path, help="keep keys and data here (default: memory)")
     parser.add_argument(
+        "--fresh-database",
+        action="store_true",
+        help="start the databases empty: move their files in --data-dir aside first "
+        "(e.g. to recover from a damaged database; nothing is deleted)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="print the traceback of a start-up failure"
     )
     parser.add_argument(
         "databases", nargs="+", metavar="NAME=PATH", help="a database name and its module"
     )
     parser.set_defaults(handler=run_serve)
+    return parser
 
 
 def missing_server_dependencies() -> list[str]:
@@ -85,26 +106,81 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"spacetimedb-sdk serve: {exc}", file=sys.stderr)
         return 2
+    debug = bool(getattr(args, "debug", False)) or args.log_level == "debug"
+    missing_path = _first_missing_module(databases)
+    if missing_path is not None:
+        print(f"spacetimedb-sdk serve: error: {missing_path}", file=sys.stderr)
+        return 1
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if getattr(args, "fresh_database", False):
+        if args.data_dir is None:
+            print("spacetimedb-sdk serve: --fresh-database needs --data-dir", file=sys.stderr)
+            return 2
+        _set_aside_databases(args.data_dir, databases)
     try:
-        return asyncio.run(_serve(databases, args.host, args.port, args.data_dir))
+        return asyncio.run(_serve(databases, args.host, args.port, args.data_dir, debug))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return 130
 
 
-async def _serve(databases: dict[str, Path], host: str, port: int, data_dir: Path | None) -> int:
+def _first_missing_module(databases: dict[str, Path]) -> str | None:
+    """Say which ``NAME=PATH`` names no file or directory (paths are relative to the cwd)."""
+    for name, path in databases.items():
+        if not path.exists():
+            where = (
+                "" if path.is_absolute() else f" (relative to the current directory {os.getcwd()})"
+            )
+            return f"{name}={path}: no module at {path}{where}"
+    return None
+
+
+def _start_failure(exc: BaseException, debug: bool) -> None:
+    """One line for a server that could not start; the traceback only when debugging."""
+    if debug:
+        traceback.print_exception(exc)
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, (SpacetimeDBError, OSError)):
+        detail = f"{type(exc).__name__}: {detail}"
+    hint = "" if debug else " (--debug shows the traceback)"
+    print(f"spacetimedb-sdk serve: error: {detail}{hint}", file=sys.stderr)
+
+
+def _warn_about_empty_modules(server: LocalServer) -> None:
+    for name in server.modules:
+        schema = server.runtime(name).database.schema
+        if not schema.tables:
+            print(
+                f"spacetimedb-sdk serve: warning: the module of {name!r} defines no tables "
+                "(is it the right file? tables are classes decorated with @table)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+async def _serve(
+    databases: dict[str, Path], host: str, port: int, data_dir: Path | None, debug: bool = False
+) -> int:
     from spacetimedb_sdk.local_server.server import LocalServer
 
-    server = LocalServer(databases, host=host, port=port, data_dir=data_dir)
     try:
+        server = LocalServer(databases, host=host, port=port, data_dir=data_dir)
         url = await server.start()
     except OSError as exc:
+        if exc.filename is not None:  # a file of the data directory, not the socket
+            _start_failure(exc, debug)
+            return 1
+        if debug:
+            traceback.print_exception(exc)
         print(f"spacetimedb-sdk serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # any start-up failure is one line, not a traceback
+        _start_failure(exc, debug)
+        return 1
+    _warn_about_empty_modules(server)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -119,3 +195,15 @@ async def _serve(databases: dict[str, Path], host: str, port: int, data_dir: Pat
         print("Shutting down...", file=sys.stderr, flush=True)
         await server.stop()
     return 0
+
+
+def _set_aside_databases(data_dir: Path, databases: dict[str, Path]) -> None:
+    """``--fresh-database``: move each database's files aside (the server's data layout)."""
+    from spacetimedb_sdk.local_server.durability import set_aside
+
+    for name in databases:
+        moved = set_aside(data_dir / "databases" / name)
+        if moved is not None:
+            print(
+                f"spacetimedb-sdk serve: {name}: moved the old database to {moved}", file=sys.stderr
+            )
