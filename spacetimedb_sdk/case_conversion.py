@@ -1,4 +1,4 @@
-"""Case conversion exactly as the SpacetimeDB server performs it (MODULE_DEF.md §4.2).
+"""Case conversion exactly as the SpacetimeDB server performs it (docs/module-def.md#case-conversion).
 
 The server canonicalises names with the Rust crate ``convert_case`` 0.6 and its default word
 boundaries. This module reproduces that behaviour:

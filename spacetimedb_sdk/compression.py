@@ -1,4 +1,4 @@
-"""The compression envelope of server→client binary messages (PROTOCOL.md section 4).
+"""The compression envelope of server→client binary messages (docs/protocol.md#compression-envelope).
 
 Every binary message from the server is one tag byte followed by the body: ``0`` raw, ``1`` a raw
 Brotli stream, ``2`` a gzip member. The server compresses only bodies larger than 1024 bytes, so a

@@ -1,4 +1,4 @@
-"""WebSocket message framing for the v2 and v3 binary subprotocols (PROTOCOL.md 5 and 5.6).
+"""WebSocket message framing for the v2 and v3 binary subprotocols (docs/protocol.md#v3-framing).
 
 * v2: one client message per WebSocket message; one server message per WebSocket message after
   the compression tag byte.

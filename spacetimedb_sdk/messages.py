@@ -1,7 +1,7 @@
 """The v2 WebSocket messages (``v2.bsatn.spacetimedb``, also the unit of v3 frames).
 
 Every ``ClientMessage`` and ``ServerMessage`` variant, and the types nested in them, is a frozen
-slotted dataclass whose fields are in wire order (PROTOCOL.md sections 5.1-5.3). Their
+slotted dataclass whose fields are in wire order (docs/protocol.md#messages-v2). Their
 AlgebraicTypes live in :data:`MESSAGE_TYPESPACE`; each class is bound to its typespace entry, and
 the two message codecs are compiled once at import, so decoding a message is one generated
 straight-line function that builds these classes directly.

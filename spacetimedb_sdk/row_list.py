@@ -1,7 +1,7 @@
 """``BsatnRowList``: the packed rows of one table inside a v2 server message.
 
 A row list is a size hint plus one byte string holding the BSATN of every row back to back
-(PROTOCOL.md section 5.1). The hint is either ``FixedSize(n)`` (every row is ``n`` bytes) or
+(docs/protocol.md#row-lists). The hint is either ``FixedSize(n)`` (every row is ``n`` bytes) or
 ``RowOffsets([...])`` (the start offset of each row). The raw bytes of each row are the row's
 identity in the client cache, so :meth:`BsatnRowList.rows` hands out exact ``bytes`` slices;
 :meth:`BsatnRowList.decode_rows` turns them into values with a compiled codec.
@@ -108,7 +108,7 @@ class BsatnRowList:
     # ------------------------------------------------------------------------------ building
     @classmethod
     def from_rows(cls, rows: Iterable[bytes], fixed_size: int | None = None) -> BsatnRowList:
-        """Pack encoded rows, choosing the hint the way the server does (PROTOCOL.md 5.1).
+        """Pack encoded rows, choosing the hint the way the server does (docs/protocol.md#row-lists).
 
         ``fixed_size`` is the row type's static BSATN size, when it has one.
         """

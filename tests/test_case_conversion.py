@@ -1,4 +1,4 @@
-"""Case conversion matches the server's convert_case 0.6 behaviour (MODULE_DEF.md §4.2)."""
+"""Case conversion matches the server's convert_case 0.6 behaviour (docs/module-def.md#case-conversion)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from spacetimedb_sdk.case_conversion import (
     to_snake_case,
 )
 
-# (input, snake, camel, Pascal): every row of the §4.2 table.
+# (input, snake, camel, Pascal): the server's own results, including every example in docs/module-def.md.
 VECTORS = [
     ("player_1", "player_1", "player1", "Player1"),
     ("person2", "person_2", "person2", "Person2"),
@@ -126,7 +126,7 @@ def test_snake_case_is_idempotent(name: str) -> None:
 
 
 def test_camel_and_pascal_are_not_always_idempotent() -> None:
-    # Contrary to the claim in §3.2, one-letter words make camel/Pascal unstable: "AX" is one
+    # Contrary to what one may expect, one-letter words make camel/Pascal unstable: "AX" is one
     # word, so re-converting a canonical name can change it. This is why a schema read from the
     # endpoint keeps its typespace and type names as they are (``canonical=True``).
     assert to_pascal_case("aX") == "AX"

@@ -1,4 +1,4 @@
-"""Client cache semantics (PROTOCOL.md §9): refcounts by row bytes, per-set multisets,
+"""Client cache semantics (docs/protocol.md#subscription-semantics): refcounts by row bytes, per-set multisets,
 inserts before deletes, net events, update pairing across the whole message, event tables,
 lazy decoding and indexes. Driven through an offline connection: exact callback sequences."""
 

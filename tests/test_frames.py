@@ -242,7 +242,7 @@ def test_unsupported_protocol() -> None:
 
 
 def test_spec_v3_examples() -> None:
-    # PROTOCOL.md 5.6: UnsubscribeApplied then SubscriptionError in one server payload.
+    # docs/protocol.md#v3-framing: UnsubscribeApplied then SubscriptionError in one server payload.
     frame = bytes.fromhex("00 02030000000700000001 03010700000003000000626164")
     first, second = decode_server_frame(frame, V3_BSATN_PROTOCOL)
     assert type(first).__name__ == "UnsubscribeApplied"

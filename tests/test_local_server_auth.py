@@ -1,4 +1,4 @@
-"""Tokens, keys and identity derivation of the local test server (PROTOCOL.md §3.3, §7.2, §8)."""
+"""Tokens, keys and identity derivation of the local test server (docs/protocol.md#tokens-and-identities)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def issuer() -> TokenIssuer:
     return TokenIssuer()
 
 
-# --- identity derivation (§8.2) -------------------------------------------------------------
+# --- identity derivation (docs/protocol.md#identity-derivation) -----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_identity_always_carries_the_c200_tag() -> None:
         assert identity_from_claims("localhost", subject).to_hex().startswith("c200")
 
 
-# --- minting (§8.1, §8.3) -------------------------------------------------------------------
+# --- minting (docs/protocol.md#token-contents) ----------------------------------------------------
 
 
 def test_spec_example_payload_is_reproduced_byte_for_byte(issuer: TokenIssuer) -> None:
@@ -304,7 +304,7 @@ def test_foreign_issuer_tokens(issuer: TokenIssuer) -> None:
         issuer.validate(impostor, accept_foreign_issuers=True)
 
 
-# --- websocket tokens (§3.3, §7.2) ------------------------------------------------------------
+# --- websocket tokens (docs/protocol.md#identity-routes) ------------------------------------------
 
 
 def test_websocket_token(issuer: TokenIssuer) -> None:

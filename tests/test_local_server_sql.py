@@ -1,4 +1,4 @@
-"""The local server's SQL: subscription / one-off queries and HTTP statements (PROTOCOL.md §9.6, §7.3)."""
+"""The local server's SQL: subscription / one-off queries and HTTP statements (docs/protocol.md#sql-subset)."""
 
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ def s_row(**values: Any) -> dict[str, Any]:
     return row
 
 
-# --- §9.6 grammar -----------------------------------------------------------------------------
+# --- docs/protocol.md#sql-subset grammar ----------------------------------------------------------
 
 
 def test_parse_produces_our_ast() -> None:

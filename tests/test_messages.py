@@ -295,7 +295,7 @@ def test_encode_errors() -> None:
 
 
 def test_spec_worked_examples() -> None:
-    # PROTOCOL.md 5.5 (complete payloads; server ones without the 00 compression tag).
+    # docs/protocol.md#message-examples (complete payloads; server ones without the 00 compression tag).
     subscribe = Subscribe(1, QuerySetId(7), ["SELECT * FROM person"])
     assert encode_client_message(subscribe) == bytes.fromhex(
         "00 01000000 07000000 01000000 14000000" + b"SELECT * FROM person".hex()

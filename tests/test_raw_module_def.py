@@ -112,7 +112,7 @@ NAMES = sorted(
     p.name.removesuffix(".moduledef.bsatn") for p in MODULE_DEFS.glob("*.moduledef.bsatn")
 )
 
-# MODULE_DEF.md §1.5: the official TS bindings' bytes for the `userProfile` module.
+# docs/module-def.md#test-vector: the official TS bindings' bytes for the `userProfile` module.
 SPEC_1_5_HEX = (
     "020f00000000030000000205000000000200000069640d00050000006f776e65720201000000000c0000005f5f696465"
     "6e746974795f5f1100080000006e69636b4e616d6501020000000004000000736f6d650400040000006e6f6e65020000"
@@ -209,7 +209,7 @@ def test_chat_fixture_contents() -> None:
     )
 
 
-# --------------------------------------------------------------------------- §1.5 test vector
+# ------------------------------------------------------------------- docs/module-def.md#test-vector
 
 
 def test_spec_vector_decodes_exactly() -> None:
@@ -283,7 +283,7 @@ def test_spec_vector_decodes_exactly() -> None:
     assert all(section == () for section in empty)
     assert raw.explicit_names == ExplicitNames(())
     assert raw.case_conversion_policy is CaseConversionPolicy.SNAKE_CASE
-    # The first bytes, as §1.5 spells them out.
+    # The first bytes, as docs/module-def.md#test-vector spells them out.
     assert data[:16].hex() == "020f000000" + "00" + "03000000" + "02" + "05000000" + "00"
 
 
@@ -575,7 +575,7 @@ def test_algebraic_type_is_described_by_the_meta_typespace() -> None:
     ts, refs = meta_typespace()
     at = ts[refs["AlgebraicType"]]
     assert isinstance(at, SumType)
-    # §2.1: the variants and their tags.
+    # docs/protocol.md#types-and-tags: the variants and their tags.
     assert [v.name for v in at.variants] == [
         "Ref", "Sum", "Product", "Array", "String", "Bool", "I8", "U8", "I16", "U16", "I32", "U32",
         "I64", "U64", "I128", "U128", "I256", "U256", "F32", "F64",

@@ -1,4 +1,4 @@
-"""The normalised ModuleSchema: canonicalisation (§4.3), re-export (§3.2) and validation."""
+"""The normalised ModuleSchema: canonicalisation, re-export and validation (docs/module-def.md)."""
 
 from __future__ import annotations
 
@@ -418,7 +418,7 @@ def test_sdk_test_rls_and_counts() -> None:
     assert schema.table("scheduledTable").schedule is not None
 
 
-# ------------------------------------------------------------------------- §1.5 / §3.3 example
+# -------------------------------------------------------- the docs/module-def.md#test-vector module
 
 SPEC_3_3_V10 = """
 {
@@ -528,7 +528,7 @@ SPEC_3_3_V9 = """
 }
 """
 
-# Lists the server emits in hash-map order (§3.2): compared as sets.
+# Lists the server emits in hash-map order (docs/module-def.md#canonical-re-export): compared as sets.
 HASH_ORDERED = {"Types", "Tables", "indexes", "constraints", "sequences", "types", "tables"}
 
 

@@ -17,7 +17,7 @@ from spacetimedb_sdk.uuid import Uuid
 HEX = "c200b3ce65d91b79ecfb7d881cd65bf8da2f647d590af1474ad19faa7aa87e38"
 WIRE = bytes.fromhex(
     "387ea87aaa9fd14a47f10a597d642fdaf85bd61c887dfbec791bd965ceb300c2"
-)  # PROTOCOL.md §1.5: the hex bytes reversed
+)  # docs/protocol.md#bsatn-examples: the hex bytes reversed
 
 
 def test_identity_hex_is_big_endian_and_bsatn_little_endian() -> None:

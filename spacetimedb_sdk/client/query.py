@@ -1,4 +1,4 @@
-"""A typed query builder that compiles to the subscription SQL subset (PROTOCOL.md §9.6).
+"""A typed query builder that compiles to the subscription SQL subset (docs/protocol.md#sql-subset).
 
 Start from ``conn.from_`` (or a :class:`QueryBuilder` over a module), pick a table, filter it::
 

@@ -1,6 +1,6 @@
 """Subscriptions: ``conn.subscription_builder().on_applied(...).subscribe(queries)``.
 
-Each ``subscribe`` call is one query set on the server (PROTOCOL.md §5.2); sets may overlap and
+Each ``subscribe`` call is one query set on the server (docs/protocol.md#client-messages); sets may overlap and
 their rows are reference-counted in the cache. The returned :class:`SubscriptionHandle`
 unsubscribes, reports its state, and can be awaited (``await handle.applied``).
 

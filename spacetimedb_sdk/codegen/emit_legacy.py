@@ -1,6 +1,6 @@
 """Emit the 0.7 layout: ``<table>.py`` row classes and ``<reducer>_reducer.py`` modules.
 
-The old generated API (PEERS.md §1.7) is kept name for name:
+The old generated API (docs/guide-legacy.md#bindings) is kept name for name:
 
 * ``<table>.py`` holds ``class <Table>`` with ``is_table_class = True``, ``primary_key``,
   ``register_row_update``, ``iter`` and ``filter_by_<col>``; rows have ``.data`` and answer

@@ -1,5 +1,5 @@
 """Emit ``types/__init__.py`` (every type definition), ``types/reducers.py`` and
-``types/procedures.py`` (MODULE_DEF.md §5.3 ``types.ts`` / ``types/*.ts``).
+``types/procedures.py`` (``types.ts`` / ``types/*.ts`` in docs/module-def.md#file-layout).
 
 Class shapes:
 

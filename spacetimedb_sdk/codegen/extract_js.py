@@ -1,4 +1,4 @@
-"""Extract the module def from a JavaScript bundle (TypeScript modules), MODULE_DEF.md §7.3.
+"""Extract the module def from a JavaScript bundle (TypeScript modules), docs/module-def.md#javascript-bundles.
 
 Node.js loads the bundle with an ES-module resolve hook that maps ``spacetime:sys@2.0`` and
 ``spacetime:sys@2.1`` to small shim modules (the ``moduleHooks`` symbol plus syscall stubs

@@ -2,7 +2,7 @@
 
 ``version=10`` is asked first; on any 4xx answer the request is repeated with ``version=9``,
 which servers older than 2.1 understand (the ``spacetime describe`` behaviour,
-MODULE_DEF.md §3.4). Both bodies are bare (not enum-wrapped) and already canonical.
+docs/module-def.md#schema-consumers). Both bodies are bare (not enum-wrapped) and already canonical.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Extract the module def from a compiled WebAssembly module (Rust, C#, C++), MODULE_DEF.md §7.2.
+"""Extract the module def from a compiled WebAssembly module (Rust, C#, C++), docs/module-def.md#webassembly.
 
 The module is instantiated with the ``wasmtime`` package (the optional ``wasm`` extra) and
 host functions for every ``spacetime_10.*`` import: the few describing needs

@@ -1,7 +1,8 @@
 """Turn a module def into the files of a Python bindings package (no I/O).
 
 Layout (paths relative to the output directory), mirroring the TypeScript generator
-(MODULE_DEF.md §5.3, with the Python adjustments of §5.4) plus the 0.7 layout:
+(docs/module-def.md#file-layout, with the Python adjustments of
+docs/module-def.md#python-choices) plus the 0.7 layout:
 
 ==============================  ==========================================================
 ``__init__.py``                 ``REMOTE_MODULE``, ``RemoteTables``, ``RemoteReducers``,

@@ -1,7 +1,7 @@
 """Python names for module items: keyword escaping, case conversion and collision handling.
 
 Wire names (canonical table, column, reducer names) never change; only the Python spelling
-does. The rules (MODULE_DEF.md §5.3/§5.4):
+does. The rules (docs/module-def.md#python-choices):
 
 * attributes, parameters, methods and module names are ``snake_case`` of the accessor (for
   columns and parameters the canonical name, which already is snake_case under the default

@@ -1,7 +1,7 @@
 """What gets generated, and under which Python names: the code-generation plan.
 
 :func:`build_plan` selects the items of a :class:`~spacetimedb_sdk.schema.ModuleSchema` the
-way the official generators do (MODULE_DEF.md §5.1) and fixes every Python name once, so the
+way the official generators do (docs/module-def.md#what-is-generated) and fixes every Python name once, so the
 file emitters (and dynamic mode) only format. Selection:
 
 * tables: public ones (``include_private`` adds private ones), sorted by canonical name, then

@@ -5,7 +5,7 @@
 (``{"V10": ...}`` / ``{"V9": ...}``, as ``spacetime describe --json`` and ``extract-schema``
 print it) or bare (``{"sections": [...]}`` / the V9 object, as the schema endpoint serves it).
 A bare V10 body without a ``CaseConversionPolicy`` section is a server re-export, whose names
-are already canonical (MODULE_DEF.md §3.2); everything else is read as a module's own output.
+are already canonical (docs/module-def.md#canonical-re-export); everything else is read as a module's own output.
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ class TypeRenderer:
         if ty == NEVER:
             return f"{TYPING_ALIAS}.NoReturn"
         if isinstance(ty, ProductType):
-            # Anonymous products are invalid in client code (MODULE_DEF.md §2.4); the codec
+            # Anonymous products are invalid in client code (docs/module-def.md#type-use-rules); the codec
             # still decodes them, to a dict.
             return f"dict[str, {TYPING_ALIAS}.Any]"
         if isinstance(ty, SumType):
@@ -199,7 +199,7 @@ _FILTERABLE_PRIMITIVES: Final = _INTEGERS | {"Bool", "String"}
 
 
 def is_filterable(ty: AlgebraicType, is_plain_enum: Callable[[AlgebraicType], bool]) -> bool:
-    """Whether clients get a unique finder on a column of this type (MODULE_DEF.md §5.2):
+    """Whether clients get a unique finder on a column of this type (docs/module-def.md#client-surface):
     integers, ``bool``, ``String``, ``Identity``, ``ConnectionId`` and plain enums."""
     if isinstance(ty, PrimitiveType):
         return ty.name in _FILTERABLE_PRIMITIVES

@@ -1,7 +1,7 @@
 """The client cache: every subscribed table's rows, updated one server message at a time.
 
 A message's row operations -- all query sets, all tables, all row lists -- are one atomic batch
-(PROTOCOL.md §9.2): they are collected per table into a :class:`RowBatch`, then
+(docs/protocol.md#applying-a-message): they are collected per table into a :class:`RowBatch`, then
 :meth:`ClientCache.apply` applies each table's inserts before its deletes and returns the net
 :class:`~spacetimedb_sdk.core.table_cache.TableDelta` of every touched table. Callbacks run only
 after the whole batch is applied, so they see the state after the transaction.

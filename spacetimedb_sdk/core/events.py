@@ -1,7 +1,7 @@
 """Why rows changed: the ``Event`` variants row callbacks receive, and ``ReducerEvent``.
 
 Every row callback gets a context whose ``event`` says what caused the change
-(PEERS.md §2.7, PROTOCOL.md §9.3):
+(docs/protocol.md#per-message-effects):
 
 * :class:`Reducer` -- this client's own reducer call committed (``ReducerResult``); carries a
   :class:`ReducerEvent` with the reducer's name and the arguments the call was made with. Other

@@ -1,6 +1,6 @@
 """Requests waiting for their answer, matched by ``request_id`` (reducers, procedures, queries).
 
-The server echoes the client-chosen ``request_id`` in its response (PROTOCOL.md §5.2); ids come
+The server echoes the client-chosen ``request_id`` in its response (docs/protocol.md#client-messages); ids come
 from one per-connection counter and are never reused while outstanding.
 """
 

@@ -1,7 +1,7 @@
 """Query sets: their lifecycle and the rows each one contributes to the cache.
 
-Every ``subscribe`` call creates one query set with its own ``QuerySetId`` (PROTOCOL.md §5.2).
-Sets may overlap; the cache refcounts rows across them (§9.1). To drop a set without the
+Every ``subscribe`` call creates one query set with its own ``QuerySetId`` (docs/protocol.md#query-set-lifecycle).
+Sets may overlap; the cache refcounts rows across them (docs/protocol.md#client-cache). To drop a set without the
 server's help -- an unsubscribe without ``SendDroppedRows``, or a set that fails after being
 applied (``SubscriptionError`` with no request id) -- each set also keeps the multiset of its own
 live contributions, ``table -> {row bytes: count}``, updated from ``SubscribeApplied`` and every

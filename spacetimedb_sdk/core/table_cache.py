@@ -1,6 +1,6 @@
 """The cached rows of one table: refcounts keyed by row bytes, lazy decoding, indexes.
 
-PROTOCOL.md §9.1: a row is identified by its exact BSATN bytes (BSATN is canonical, so equal rows
+docs/protocol.md#client-cache: a row is identified by its exact BSATN bytes (BSATN is canonical, so equal rows
 have equal bytes) and stored with a reference count, the number of live deliveries of it across
 every query set and query. It is visible while the count is positive.
 

@@ -1,6 +1,6 @@
 """Load a bindings package the way 0.7 did, and build the module the modern client decodes with.
 
-0.7's rules (PEERS.md §1.4), kept exactly:
+0.7's rules (docs/guide-legacy.md#bindings), kept exactly:
 
 * every non-package module of the package is imported;
 * a module whose name ends in ``_reducer`` is a reducer, named by its ``reducer_name`` attribute

@@ -1,6 +1,6 @@
 """0.6 and 0.7 callback conventions, told apart by the callback's signature.
 
-0.7 added the caller's address to two callbacks (PEERS.md §1.8):
+0.7 added the caller's address to two callbacks (docs/guide-legacy.md#callbacks):
 
 ==================  ===============================================  ==========================
 callback            0.7                                              0.6

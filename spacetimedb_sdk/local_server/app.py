@@ -1,7 +1,7 @@
 """The aiohttp application of the local server: routes, CORS, and the shared state.
 
 HTTP routes and the WebSocket endpoint share one port. CORS allows any origin and method and
-the headers ``Authorization``, ``Accept`` and ``Content-Type`` (PROTOCOL.md §7.1); preflight
+the headers ``Authorization``, ``Accept`` and ``Content-Type`` (docs/protocol.md#http-conventions); preflight
 ``OPTIONS`` requests are answered directly.
 """
 

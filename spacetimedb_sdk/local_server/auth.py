@@ -1,11 +1,12 @@
 """Keys, tokens and identities of the local test server, matching the real server's local issuer.
 
-* Identities are derived from a token's ``(iss, sub)`` exactly like SpacetimeDB does (BLAKE3 based,
-  PROTOCOL.md §8.2), so a token minted here maps to the same Identity on a real server and back.
+* Identities are derived from a token's ``(iss, sub)`` exactly like SpacetimeDB does (BLAKE3
+  based, docs/protocol.md#identity-derivation), so a token minted here maps to the same Identity
+  on a real server and back.
 * Tokens are ES256 JWTs with the claims ``hex_identity, sub, iss, aud, iat, exp`` in that order
   (plus any extra claims), signed with a P-256 key pair that is either kept in memory or stored as
   the PEM files ``id_ecdsa`` / ``id_ecdsa.pub`` in a data directory, like ``spacetime start``.
-* Validation follows the real server's rules (§8.1): signature by our key, ``sub``/``iss`` present,
+* Validation follows the real server's rules (docs/protocol.md#token-contents): signature by our key, ``sub``/``iss`` present,
   non-empty and at most 128 bytes, integer ``iat`` required, ``exp`` optional (``null`` = never)
   and checked with a 60 s leeway, ``hex_identity`` (when present) equal to the derived identity.
   Failures raise :class:`AuthError` carrying the HTTP status and text the real server answers with.
@@ -34,7 +35,7 @@ from spacetimedb_sdk.identity import Identity
 
 
 def _blake3(data: bytes) -> bytes:
-    """The 32-byte BLAKE3 digest (identity derivation hashes with BLAKE3, PROTOCOL.md §8.2)."""
+    """The 32-byte BLAKE3 digest (used by docs/protocol.md#identity-derivation)."""
     return blake3.blake3(data).digest()
 
 
@@ -90,7 +91,7 @@ class AuthError(SpacetimeDBError):
 
 @lru_cache(maxsize=4096)
 def identity_from_claims(issuer: str, subject: str) -> Identity:
-    """The Identity SpacetimeDB derives from a token's ``iss`` and ``sub`` (PROTOCOL.md §8.2)."""
+    """The Identity SpacetimeDB derives from ``iss`` and ``sub`` (docs/protocol.md#identity-derivation)."""
     id_hash = _blake3(f"{issuer}|{subject}".encode())[:26]
     checksum = _blake3(_IDENTITY_TAG + id_hash)[:4]
     return Identity.from_be_bytes(_IDENTITY_TAG + checksum + id_hash)
@@ -306,7 +307,7 @@ class TokenIssuer:
         return claims, self.sign(claims)
 
     def mint_anonymous(self) -> tuple[TokenClaims, str]:
-        """A brand-new identity: random UUIDv4 subject, our issuer, ``exp`` null (§8.3)."""
+        """A brand-new identity: random UUIDv4 subject, our issuer, ``exp`` null (docs/protocol.md#token-contents)."""
         return self.mint(str(uuid.uuid4()))
 
     def websocket_token(self, claims: TokenClaims, *, now: int | None = None) -> str:

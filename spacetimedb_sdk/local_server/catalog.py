@@ -1,4 +1,4 @@
-"""Which tables a caller may read, as SQL catalogs (PROTOCOL.md §7.3, §9.6).
+"""Which tables a caller may read, as SQL catalogs (docs/protocol.md#sql-endpoint, docs/protocol.md#sql-subset).
 
 Private tables are visible only to the database owner; to everyone else they do not exist, so a
 query naming one fails exactly like a query naming an unknown table. The same rule serves HTTP

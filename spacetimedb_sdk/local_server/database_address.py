@@ -1,4 +1,4 @@
-"""The ``<name_or_identity>`` path segment of database routes (PROTOCOL.md §3.1, §7.1).
+"""The ``<name_or_identity>`` path segment of database routes (docs/protocol.md#url-and-query-parameters).
 
 A segment that parses as an Identity (64 hex digits, optionally ``0x``-prefixed) is an identity;
 otherwise it must be a valid database name: lowercase ASCII letters and digits in groups joined

@@ -5,7 +5,7 @@ inside the transaction need no merging of "committed" and "pending" state and co
 nothing. This is sound because the host is single-threaded and runs one transaction at a time
 (readers outside a transaction, such as subscription evaluation, only run between them).
 
-Semantics (MODULE_DEF.md §6.3-6.5):
+Semantics (docs/module-def.md#runtime-semantics):
 
 * set semantics: inserting a row equal to an existing row is a no-op;
 * a row whose unique / primary-key value already exists is refused with

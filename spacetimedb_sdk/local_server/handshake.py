@@ -1,4 +1,4 @@
-"""Before the WebSocket upgrade: query parameters and subprotocol choice (PROTOCOL.md §3.1-3.4).
+"""Before the WebSocket upgrade: query parameters and subprotocol choice (docs/protocol.md#connecting).
 
 Pure functions, so the rules are testable without sockets:
 

@@ -10,7 +10,7 @@ synchronous and runs to completion (there is no concurrency inside a database)::
     db.client_disconnected(identity, conn)
     when = db.next_scheduled_time()                # arm a timer; then db.run_due_schedules()
 
-Reducer calls (MODULE_DEF.md §6, PROTOCOL.md §5.3): arguments are decoded into the module's
+Reducer calls (docs/protocol.md#reducer-outcomes): arguments are decoded into the module's
 own classes; ``SenderError`` gives a user error with its exact text; any other exception is
 logged with its traceback and reported as ``The instance encountered a fatal error.``; every
 write of a failed call is rolled back. With a ``data_dir`` each commit is durable (SQLite, see

@@ -1,4 +1,4 @@
-"""The HTTP API of the local server (PROTOCOL.md §7, MODULE_DEF.md §3).
+"""The HTTP API of the local server (docs/protocol.md#http-api, docs/module-def.md#schema-endpoint).
 
 Identity routes (``/v1/identity…``) and ``/v1/ping`` never mint identities and never add
 ``spacetime-identity*`` headers. Database routes run "anonymous auth": without credentials a

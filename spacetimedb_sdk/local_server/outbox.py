@@ -6,7 +6,7 @@ thread, and leave in exactly that order through one writer task:
 * v2: one WebSocket message per server message, each wrapped in the compression envelope;
 * v3: whatever is queued when the writer wakes up is coalesced into payloads of at most
   ``max_payload`` uncompressed bytes (a bigger single message travels alone), and each payload
-  is compressed as a whole (PROTOCOL.md §5.6).
+  is compressed as a whole (docs/protocol.md#v3-framing).
 
 Compression happens only for bodies larger than 1024 bytes and only when the client asked for
 it (:func:`~spacetimedb_sdk.compression.compress_server_payload`).

@@ -1,6 +1,7 @@
 """What a call into a hosted database returns, and what commit listeners receive.
 
-Mapping to the v2 protocol (PROTOCOL.md §5.3) and the HTTP call route (§7):
+Mapping to the v2 protocol (docs/protocol.md#reducer-outcomes) and the HTTP call route
+(docs/protocol.md#call-endpoint):
 
 =====================  ===========================================  ============================
 ``CallStatus``          ``ReducerOutcome`` / ``ProcedureStatus``      HTTP ``/call``

@@ -1,4 +1,4 @@
-"""Who is calling: credentials of an HTTP or WebSocket request (PROTOCOL.md §3.3, §7.1).
+"""Who is calling: credentials of an HTTP or WebSocket request (docs/protocol.md#credentials).
 
 A token comes from ``Authorization: Bearer <jwt>`` or, only when that header is absent, from the
 ``token`` query parameter. A present but non-Bearer header is a 400 even if ``?token=`` is set.

@@ -1,4 +1,4 @@
-"""The queue of scheduled calls (MODULE_DEF.md §6.2), independent of any event loop.
+"""The queue of scheduled calls (docs/module-def.md#schedules), independent of any event loop.
 
 Each row of a schedule table is one entry, keyed by ``(table, primary-key value)`` and due at a
 time in microseconds since the Unix epoch. The host keeps the queue in step with committed

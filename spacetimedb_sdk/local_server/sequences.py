@@ -1,4 +1,4 @@
-"""Auto-increment sequences with block reservation (MODULE_DEF.md §6.3).
+"""Auto-increment sequences with block reservation (docs/module-def.md#sequences).
 
 A sequence hands out ``start, start + increment, ...``. Values are reserved in blocks of
 :data:`BLOCK_SIZE`: before handing out a value beyond the reserved range the sequence reserves

@@ -2,7 +2,7 @@
 
 Parsing uses sqlglot's PostgreSQL dialect (the real server uses a PostgreSQL-dialect parser too)
 and then narrows the result to our own small AST, rejecting everything SpacetimeDB rejects with
-messages modelled on the server's (PROTOCOL.md §9.6, §7.3):
+messages modelled on the server's (docs/protocol.md#sql-subset, docs/protocol.md#sql-endpoint):
 
 * :func:`parse_subscription` / :func:`parse_one_off_query` — the subscription language:
   ``SELECT * | t.* FROM t [AS a] {[INNER|CROSS] JOIN u [AS b] [ON a.x = b.y]} [WHERE p]``;

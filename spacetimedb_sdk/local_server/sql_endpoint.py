@@ -1,4 +1,4 @@
-"""``POST /v1/database/<db>/sql``: run one statement and build the JSON answer (PROTOCOL.md §7.3).
+"""``POST /v1/database/<db>/sql``: run one statement and build the JSON answer (docs/protocol.md#sql-endpoint).
 
 The general SQL language (:func:`~spacetimedb_sdk.local_server.sql.parse_sql`): SELECT with
 projections, ``COUNT(*)``, ``LIMIT`` and joins, plus ``INSERT`` / ``UPDATE`` / ``DELETE`` (owner

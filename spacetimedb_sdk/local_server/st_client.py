@@ -1,4 +1,4 @@
-"""The ``st_client`` system table: one row per connected client (MODULE_DEF.md §6.1).
+"""The ``st_client`` system table: one row per connected client (docs/module-def.md#lifecycle-reducers).
 
 A row is inserted in the same transaction as the module's ``client_connected`` reducer and
 deleted with ``client_disconnected``. Rows still present when the server restarts belong to

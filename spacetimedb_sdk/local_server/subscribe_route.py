@@ -1,4 +1,4 @@
-"""``GET /v1/database/<name_or_identity>/subscribe``: the WebSocket upgrade (PROTOCOL.md §3).
+"""``GET /v1/database/<name_or_identity>/subscribe``: the WebSocket upgrade (docs/protocol.md#connecting).
 
 Checks run in the real server's order, the first failure answering with a plain-text HTTP error
 instead of the upgrade: credentials (401/400), the path segment (400), the query parameters

@@ -1,6 +1,6 @@
 """Subscriptions of one database: query sets per connection, initial rows, incremental updates.
 
-Model (PROTOCOL.md §9.1, §5.3): each connection owns query sets, each holding one or more
+Model (docs/protocol.md#subscription-semantics): each connection owns query sets, each holding one or more
 queries. Every (query set, query) pair contributes its matching rows independently, so a row
 matching *k* pairs is delivered *k* times, in SubscribeApplied and in every later delta;
 identical queries inside one set are deduplicated, across sets they are not.

@@ -1,6 +1,6 @@
 """Untyped SATS-JSON: how the server writes SQL result rows and HTTP procedure results.
 
-The server serializes a bare value without its type there (PROTOCOL.md §2.1): products become
+The server serializes a bare value without its type there (docs/protocol.md#json-output): products become
 JSON arrays (``[v0, v1, ...]``), sums become ``[tag, payload]``, so an Identity is
 ``["0xc200…"]``, an Option is ``[0, v]`` / ``[1, []]`` and a Timestamp is ``[micros]``.
 Primitives, byte arrays (hex) and other arrays look the same as in the typed form.

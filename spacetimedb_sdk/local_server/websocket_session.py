@@ -1,4 +1,4 @@
-"""One WebSocket client connection, from the upgrade to the disconnect (PROTOCOL.md §3, §5).
+"""One WebSocket client connection, from the upgrade to the disconnect (docs/protocol.md#connecting).
 
 Life of a session:
 

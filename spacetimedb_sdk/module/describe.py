@@ -1,6 +1,7 @@
 """Turn a Python module's declarations into a ``RawModuleDefV10`` (and a runtime model).
 
-:func:`describe_module` follows the Rust bindings' conventions (MODULE_DEF.md §4.6), so a server
+:func:`describe_module` follows the Rust bindings' conventions
+(docs/module-def.md#binding-conventions), so a server
 canonicalises our output exactly as it would a Rust module's:
 
 * each row class is registered once as a named product (``Types`` entry, ``custom_ordering``);

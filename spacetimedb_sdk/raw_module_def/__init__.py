@@ -1,4 +1,4 @@
-"""``RawModuleDef``: the module definition exactly as it travels (MODULE_DEF.md §1, §2).
+"""``RawModuleDef``: the module definition exactly as it travels (docs/module-def.md#rawmoduledef).
 
 Every raw type is a frozen dataclass whose attributes carry the Rust field names, so the
 SATS-JSON keys are the attribute names. Where things live:

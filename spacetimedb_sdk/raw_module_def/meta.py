@@ -211,7 +211,7 @@ def _build_meta() -> tuple[Typespace, dict[int, Binding], dict[str, int]]:
     bytes_ty = array(U8)
     at = ref("AlgebraicType")
 
-    # -- AlgebraicType and friends (§2)
+    # -- AlgebraicType and friends
     primitives = sorted(PRIMITIVES.values(), key=lambda p: p.tag)
     b.define(
         "AlgebraicType",
@@ -281,7 +281,7 @@ def _build_meta() -> tuple[Typespace, dict[int, Binding], dict[str, int]]:
     )
     b.product("RawRowLevelSecurityDefV9", RawRowLevelSecurityDefV9, [("sql", STRING)])
 
-    # -- V9 (§1.2)
+    # -- V9
     b.product(
         "RawScopedTypeNameV9", RawScopedTypeNameV9, [("scope", array(STRING)), ("name", STRING)]
     )
@@ -376,7 +376,7 @@ def _build_meta() -> tuple[Typespace, dict[int, Binding], dict[str, int]]:
         ],
     )
 
-    # -- V10 (§1.3)
+    # -- V10
     b.product(
         "RawScopedTypeNameV10",
         RawScopedTypeNameV10,

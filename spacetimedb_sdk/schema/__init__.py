@@ -1,7 +1,7 @@
 """The normalised module schema used by codegen, the client runtime and the local server.
 
 :class:`ModuleSchema` is built from a ``RawModuleDefV9`` or ``RawModuleDefV10`` by the same
-validation and canonicalisation the server performs (MODULE_DEF.md §4.3):
+validation and canonicalisation the server performs (docs/module-def.md#canonicalisation):
 
 * the typespace is case-converted (element names ``snake_case``, variant names ``camelCase``,
   special types untouched) while the untouched copy keeps the *accessor* names of columns;
@@ -15,12 +15,12 @@ A def that the server would reject raises :class:`ModuleValidationError` listing
 
 Names from a V9 def are taken as already canonical (the server validates V9 with the ``None``
 policy). The bare ``{"sections": [...]}`` form served by the schema endpoint is likewise
-canonical: its typespace and type names are used as they are (MODULE_DEF.md §3.2 note; camel
+canonical: its typespace and type names are used as they are (docs/module-def.md#canonical-re-export; camel
 and Pascal conversion are not idempotent, e.g. ``aX`` → ``AX`` → ``Ax``), which
 :meth:`ModuleSchema.from_json` does by default for that form.
 
 :meth:`ModuleSchema.to_raw_v10` and :meth:`ModuleSchema.to_raw_v9` re-export the canonical def
-exactly as the schema endpoint does (§3.2).
+exactly as the schema endpoint does.
 
 Where things live: :mod:`.model` (the parts: tables, columns, functions, types),
 :mod:`.module_schema` (:class:`ModuleSchema` and its lookups), :mod:`.naming` (identifiers, case

@@ -216,9 +216,9 @@ class ModuleSchema:
 
     # ------------------------------------------------------------------------------- re-export
     def to_raw_v10(self) -> RawModuleDefV10:
-        """The canonical def as the ``version=10`` schema endpoint serves it (§3.2)."""
+        """The canonical def as the ``version=10`` schema endpoint serves it (docs/module-def.md#canonical-re-export)."""
         return export_v10(self)
 
     def to_raw_v9(self) -> RawModuleDefV9:
-        """The canonical def as the ``version=9`` schema endpoint serves it (§3.2)."""
+        """The canonical def as the ``version=9`` schema endpoint serves it (docs/module-def.md#canonical-re-export)."""
         return export_v9(self)

@@ -44,7 +44,7 @@ __all__ = [
 
 
 def is_valid_identifier(name: str) -> bool:
-    """MODULE_DEF.md §4.4: non-empty, NFC, XID_Start or ``_`` then XID_Continue characters."""
+    """Non-empty, NFC, XID_Start or ``_`` then XID_Continue (docs/module-def.md#identifiers)."""
     return bool(name) and unicodedata.is_normalized("NFC", name) and name.isidentifier()
 
 
@@ -104,7 +104,7 @@ def _convert_type(ty: AlgebraicType, policy: CaseConversionPolicy) -> AlgebraicT
 
 
 def convert_typespace(typespace: Typespace, policy: CaseConversionPolicy) -> Typespace:
-    """The canonical typespace (§4.3 step 1): element names ``convert``-ed, variants camelCased."""
+    """The canonical typespace (docs/module-def.md#canonicalisation, step 2): element names ``convert``-ed, variants camelCased."""
     if policy is CaseConversionPolicy.NONE:
         return typespace
     return Typespace(tuple(_convert_type(t, policy) for t in typespace.types))

@@ -30,7 +30,7 @@ def type_label(ty: AlgebraicType) -> str:
 
 
 class TypeUseChecker:
-    """Client-codegen validity of types (MODULE_DEF.md §2.4), over the untouched typespace."""
+    """Client-codegen validity of types (docs/module-def.md#type-use-rules), over the untouched typespace."""
 
     def __init__(self, typespace: Typespace, definitions: Iterable[int], errors: list[str]) -> None:
         self.ts = typespace

@@ -98,7 +98,7 @@ def _is_simple_enum(ty: AlgebraicType) -> bool:
 
 
 class _Names:
-    """The server's global namespace of table-level names (§4.3 step 9a)."""
+    """The server's global namespace of table-level names (docs/module-def.md#canonicalisation, step 9)."""
 
     def __init__(self, errors: list[str]) -> None:
         self.seen: set[str] = set()
@@ -119,7 +119,7 @@ def check_ident(name: str, what: str, errors: list[str]) -> str:
 
 
 class Validator:
-    """Shared validation for V9 and V10 (the parts of §4.3 that do not differ)."""
+    """Shared validation for V9 and V10 (the canonicalisation steps that do not differ)."""
 
     def __init__(
         self,
