@@ -19,6 +19,11 @@ every 100 ms). Fixed from 0.7 without changing a signature: ``force_close`` is s
 thread and before ``run``; ``call_reducer`` works (it returns the call's
 ``TransactionUpdateMessage``, failed or not); ``close`` works after ``force_close``; callbacks
 that raise are logged instead of stopping the client.
+
+While ``run()`` runs on a background thread (as above), Ctrl-C closes the connection and ends
+the process (exit code 130), and a connection that fails or is lost prints one line saying what
+happened and what to do, then ends the process (exit code 1): see
+:mod:`spacetimedb_sdk.legacy.process_exit`. ``exit_process = False`` keeps 0.7's behaviour.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -38,6 +44,8 @@ from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.legacy.address import Address
 from spacetimedb_sdk.legacy.conventions import wants_address
 from spacetimedb_sdk.legacy.messages import TransactionUpdateMessage
+from spacetimedb_sdk.legacy.notices import connect_failure_notice, connection_lost_notice
+from spacetimedb_sdk.legacy.process_exit import process_exit
 from spacetimedb_sdk.spacetimedb_client import SpacetimeDBClient
 
 __all__ = ["SpacetimeDBAsyncClient", "SpacetimeDBException", "SpacetimeDBScheduledEvent"]
@@ -68,6 +76,11 @@ class SpacetimeDBAsyncClient:
 
     #: Seconds ``call_reducer`` and ``close`` wait for the server.
     request_timeout: float = 5
+    #: While ``run()`` runs on a background thread: Ctrl-C closes the connection and ends the
+    #: process, and so does a failed or lost connection (after one line on stderr). Set it to
+    #: False (on the class, before creating a client) to handle both yourself: ``run()`` then
+    #: raises ``SpacetimeDBException`` and Ctrl-C raises ``KeyboardInterrupt``, as in 0.7.
+    exit_process: bool = True
 
     is_connected = False
     is_closing = False
@@ -85,6 +98,10 @@ class SpacetimeDBAsyncClient:
         self._on_connect: Callable[..., None] | None = None
         self._connect_result: tuple[str, Identity] | None = None
         self._force_closed: asyncio.Event | None = None
+        self._host = ""
+        self._run_done = threading.Event()
+        if self.exit_process:
+            process_exit.install()
 
     # ============================================================================ scheduling
     def schedule_event(self, delay_secs: float, callback: Callable[..., Any], *args: Any) -> None:
@@ -172,29 +189,59 @@ class SpacetimeDBAsyncClient:
         if self.is_closing:
             return None
         self._on_connect = on_connect
+        self._run_done.clear()
+        watched = process_exit.running(self)
         try:
-            try:
-                await self.connect(
-                    auth_token, host, address_or_name, ssl_enabled, subscription_queries
-                )
-            except SpacetimeDBException:
-                if self._closing_requested():
-                    return None  # force_close() while connecting: not an error
+            return await self._run(
+                auth_token, host, address_or_name, ssl_enabled, subscription_queries
+            )
+        except SpacetimeDBException as exc:
+            if self._closing_requested() or not self._ends_process():
                 raise
-            while not self._closing_requested():
-                event, payload = await self._event()
-                if event == "disconnected":
-                    if self._closing_requested():
-                        return payload
-                    raise SpacetimeDBException(payload or "the connection closed")
-                if event == "error":
-                    raise payload
-                if event == "force_close":
-                    break
-            await self.close()
+            self._cancel_scheduled()
+            process_exit.end_process(str(exc))
             return None
         finally:
             self._cancel_scheduled()
+            watched()
+            self._run_done.set()
+
+    async def _run(
+        self,
+        auth_token: str | None,
+        host: str,
+        address_or_name: str,
+        ssl_enabled: bool,
+        subscription_queries: Sequence[str],
+    ) -> Any:
+        try:
+            await self.connect(auth_token, host, address_or_name, ssl_enabled, subscription_queries)
+        except SpacetimeDBException:
+            if self._closing_requested():
+                return None  # force_close() while connecting: not an error
+            raise
+        while not self._closing_requested():
+            event, payload = await self._event()
+            if event == "disconnected":
+                if self._closing_requested():
+                    return payload
+                raise SpacetimeDBException(payload or "the connection closed")
+            if event == "error":
+                raise payload
+            if event == "force_close":
+                break
+        await self.close()
+        return None
+
+    def _ends_process(self) -> bool:
+        """Whether a lost connection ends the process (``run()`` on a background thread)."""
+        return self.exit_process and threading.current_thread() is not threading.main_thread()
+
+    def stop_for_exit(self, deadline: float) -> None:
+        """Close the connection and wait until ``run()`` returned, or until ``deadline``
+        (``time.monotonic()``); used on Ctrl-C, from the main thread."""
+        self.force_close()
+        self._run_done.wait(max(0.0, deadline - time.monotonic()))
 
     async def connect(
         self,
@@ -209,6 +256,7 @@ class SpacetimeDBAsyncClient:
         ``run()`` calls this; use it directly only without ``run()``.
         """
         self._on_async_loop_start()
+        self._host = host
         client = self.client
         client._auto_update = True
         client._pending_queries = list(subscription_queries)
@@ -233,7 +281,8 @@ class SpacetimeDBAsyncClient:
         try:
             build.result()
         except (ConnectError, OSError, ValueError) as exc:
-            raise SpacetimeDBException(str(exc)) from exc
+            notice = connect_failure_notice(exc, host, address_or_name, auth_token)
+            raise SpacetimeDBException(notice) from exc
         self.is_connected = True
         if self._connect_result is None:
             raise SpacetimeDBException("connected without an identity")
@@ -259,7 +308,8 @@ class SpacetimeDBAsyncClient:
         if self.is_closing:
             self._post(("disconnected", close_msg))
         else:
-            self._post(("error", SpacetimeDBException(close_msg or "the connection closed")))
+            notice = connection_lost_notice(self.client._disconnect_error, self._host)
+            self._post(("error", SpacetimeDBException(notice)))
 
     def _error(self, error: Any) -> None:
         self._post(("error", SpacetimeDBException(str(error))))

@@ -44,6 +44,7 @@ from spacetimedb_sdk.legacy.messages import (
     _IdentityReceivedMessage,
     _SubscriptionUpdateMessage,
 )
+from spacetimedb_sdk.legacy.notices import connect_failure_notice
 from spacetimedb_sdk.legacy.sql import rewrite_table_names
 from spacetimedb_sdk.legacy.translate import (
     LegacyDbConnection,
@@ -132,6 +133,8 @@ class SpacetimeDBClient:
         self._on_identity: Callable[..., None] | None = None
         self._on_error: Callable[[Any], None] | None = None
         self._connection: LegacyDbConnection | None = None
+        # Why the connection last closed (None: asked for), for the 0.7 layer's messages.
+        self._disconnect_error: BaseException | None = None
         self._identified = False
         self._closing = False
         self._update_lock = threading.RLock()
@@ -159,8 +162,8 @@ class SpacetimeDBClient:
         on_error: Callable[[Any], None] | None,
     ) -> None:
         """Open the connection (messages are then processed on a background thread and
-        dispatched by :meth:`update`). A failure is reported to ``on_error`` and
-        ``on_disconnect``."""
+        dispatched by :meth:`update`). A failure is reported to ``on_error`` (the exception)
+        and ``on_disconnect`` (a one-line explanation of what to do)."""
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
         self._on_identity = on_identity
@@ -170,7 +173,7 @@ class SpacetimeDBClient:
             connection = builder.build()
         except (ConnectError, OSError, ValueError) as exc:
             self._report_error(exc)
-            self._report_disconnect(str(exc))
+            self._report_disconnect(connect_failure_notice(exc, host, address_or_name, auth_token))
             return
         self._connection = connection
         if on_connect is not None:
@@ -274,6 +277,7 @@ class SpacetimeDBClient:
 
     def _modern_disconnected(self, ctx: ErrorContext, error: Exception | None) -> None:
         del ctx
+        self._disconnect_error = error
         self._report_disconnect("" if error is None else str(error))
 
     def _modern_connect_failed(self, ctx: ErrorContext, error: Exception) -> None:

@@ -41,6 +41,13 @@ def module_bindings() -> Iterator[ModuleType]:
         sys.path.remove(str(REPO_ROOT / "client"))
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These runs share pytest's process: a lost connection must raise, not end the process
+    (which is what the quickstart gets; test_quickstart_e2e.py checks that)."""
+    monkeypatch.setattr(SpacetimeDBAsyncClient, "exit_process", False)
+
+
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
     server = LocalServer({"chat": REPO_ROOT / "server"}, port=0)
@@ -228,7 +235,7 @@ def test_connection_refused_raises(module_bindings: ModuleType) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     client = SpacetimeDBAsyncClient(module_bindings)
-    with pytest.raises(SpacetimeDBException):
+    with pytest.raises(SpacetimeDBException, match="connection refused"):
         asyncio.run(client.run(None, f"127.0.0.1:{port}", "chat", False, None, QUERIES))
 
 
@@ -245,6 +252,7 @@ def test_server_going_away_makes_run_raise(module_bindings: ModuleType) -> None:
     assert runner.thread is not None
     runner.thread.join(10)
     assert len(runner.outcome) == 1 and isinstance(runner.outcome[0], SpacetimeDBException)
+    assert "went away" in str(runner.outcome[0])
 
 
 def test_schedule_event_and_subscribe(module_bindings: ModuleType, server: LocalServer) -> None:

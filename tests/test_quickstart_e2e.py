@@ -6,14 +6,26 @@ two terminals, with every printed line checked in order.
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from spacetimedb_sdk.local_server.server import LocalServer
 from tests.quickstart_guide import MAIN_PY
-from tests.quickstart_harness import ClientProcess, clients, quickstart_server
+from tests.quickstart_harness import (
+    QUICKSTART_PORT,
+    REPO_ROOT,
+    ClientProcess,
+    clients,
+    port_is_free,
+    quickstart_server,
+    server_answers,
+)
 
 CONNECTED = re.compile(r"^User (\S+) connected\.$")
 
@@ -170,3 +182,132 @@ def test_a_different_home_is_a_different_user(server: str, tmp_path: Path) -> No
         two.expect("", "SYSTEM: Connected.")
         two.expect_quiet(0.3)
         expect_exit(two)
+
+
+# ------------------------------------------------------------------ endings (issue 9, 4-7)
+SETTINGS = Path(".spacetimedb-python-quickstart") / "settings.ini"
+
+
+@pytest.fixture
+def sigint_reaches_children() -> Iterator[None]:
+    """Children inherit an ignored SIGINT (pytest run as a background job): undo that here,
+    so the client gets Ctrl-C as it would in a terminal."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
+
+
+def wait_exit(client: ClientProcess, within: float) -> tuple[int, float]:
+    """The exit code of a client that should end by itself, and how long it took."""
+    started = time.monotonic()
+    try:
+        code = client.process.wait(within)
+    except subprocess.TimeoutExpired:
+        client._fail(f"still running {within} s later")
+    return code, time.monotonic() - started
+
+
+def test_no_server_gives_one_line_and_a_nonzero_exit(tmp_path: Path) -> None:
+    if not port_is_free(QUICKSTART_PORT):
+        pytest.fail(f"port {QUICKSTART_PORT} is busy: this test needs nothing listening there")
+    with clients(start(tmp_path)) as (alone,):
+        code, elapsed = wait_exit(alone, within=10.0)  # nobody presses Enter: it ends by itself
+        assert code != 0
+        assert alone.rest() == []
+        errors = alone.stderr_text().splitlines()
+    assert len(errors) == 1, errors
+    assert "Traceback" not in errors[0]
+    assert "localhost:3000" in errors[0] and "connection refused" in errors[0]
+    assert "bash scripts/run.sh" in errors[0]
+    assert elapsed < 5.0
+
+
+def test_ctrl_c_closes_the_connection_and_exits(
+    server: str, tmp_path: Path, sigint_reaches_children: None
+) -> None:
+    del server, sigint_reaches_children
+    with clients(start(tmp_path)) as (alice,):
+        a = own_prefix(alice.read_line())
+        alice.expect("", "SYSTEM: Connected.")
+        with clients(start(tmp_path, "--client", "2")) as (bob,):
+            bob.read_until("SYSTEM: Connected.")
+            own_prefix(alice.read_line())  # bob connected
+            alice.process.send_signal(signal.SIGINT)  # one Ctrl-C
+            code, elapsed = wait_exit(alice, within=5.0)
+            assert code in (130, 1), f"exit code {code}"
+            assert elapsed < 3.0
+            assert "Traceback" not in alice.stderr_text()
+            assert alice.rest() == []
+            bob.expect(f"User {a} disconnected.")  # the server saw the connection close
+            expect_exit(bob)
+
+
+def test_server_stopping_mid_session_ends_the_client(tmp_path: Path) -> None:
+    server = LocalServer({"chat": REPO_ROOT / "server"}, port=QUICKSTART_PORT)
+    server.start_in_thread()
+    try:
+        with clients(start(tmp_path)) as (alice,):
+            me = own_prefix(alice.read_line())
+            alice.expect("", "SYSTEM: Connected.")
+            alice.send("before the stop")
+            alice.expect(f"{me}: before the stop")
+            server.stop_thread()  # closes every socket (1001) as a stopping server does
+            code, elapsed = wait_exit(alice, within=10.0)
+            assert alice.rest() == []
+            errors = alice.stderr_text().splitlines()
+    finally:
+        server.stop_thread()
+    assert code != 0
+    assert elapsed < 5.0
+    assert len(errors) == 1, errors
+    assert "went away" in errors[0] and "localhost:3000" in errors[0]
+    assert "module exited" not in errors[0]
+
+
+def test_server_killed_mid_session_ends_the_client(tmp_path: Path) -> None:
+    if not port_is_free(QUICKSTART_PORT):
+        pytest.fail(f"port {QUICKSTART_PORT} is busy: this test starts its own server there")
+    serve = [sys.executable, "-m", "spacetimedb_sdk", "serve", "--port", str(QUICKSTART_PORT)]
+    with clients(
+        ClientProcess.start_command(
+            [*serve, "chat=server"], home=tmp_path, name="serve", cwd=REPO_ROOT
+        )
+    ) as (server,):
+        deadline = time.monotonic() + 30
+        while not server_answers(f"http://127.0.0.1:{QUICKSTART_PORT}"):
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                server._fail("the server did not start")
+            time.sleep(0.1)
+        with clients(start(tmp_path)) as (alice,):
+            alice.read_until("SYSTEM: Connected.")
+            server.process.kill()  # no close frame: the socket just drops
+            code, elapsed = wait_exit(alice, within=10.0)
+            errors = alice.stderr_text().splitlines()
+    assert code != 0
+    assert elapsed < 5.0
+    assert len(errors) == 1, errors
+    assert "went away" in errors[0] and "localhost:3000" in errors[0]
+
+
+def test_a_token_from_another_server_is_explained(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    # First the durable server scripts/run.sh starts, then one in memory (other signing keys),
+    # as "run the pieces yourself" serves it.
+    with quickstart_server(data_dir=tmp_path / "durable"), clients(start(home)) as (first,):
+        first.read_until("SYSTEM: Connected.")
+        expect_exit(first)
+    with quickstart_server(), clients(start(home)) as (again,):
+        code, elapsed = wait_exit(again, within=10.0)
+        assert again.rest() == []
+        errors = again.stderr_text().splitlines()
+    assert code != 0
+    assert elapsed < 5.0
+    assert len(errors) == 1, errors
+    assert "different server" in errors[0]
+    assert str(home / SETTINGS) in errors[0]  # which file to delete to start fresh

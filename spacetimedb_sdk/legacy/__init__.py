@@ -7,5 +7,9 @@
   (one per server message), which ``SpacetimeDBClient.update()`` applies and dispatches;
 * :mod:`~spacetimedb_sdk.legacy.conventions` tells 0.6-style callbacks from 0.7-style ones;
 * :mod:`~spacetimedb_sdk.legacy.sql` maps 0.7 table names in queries to canonical ones;
-* :mod:`~spacetimedb_sdk.legacy.host` turns ``host`` + ``ssl_enabled`` into a server URI.
+* :mod:`~spacetimedb_sdk.legacy.host` turns ``host`` + ``ssl_enabled`` into a server URI;
+* :mod:`~spacetimedb_sdk.legacy.notices` says in one line why connecting failed or the
+  connection was lost, and what to do;
+* :mod:`~spacetimedb_sdk.legacy.process_exit` ends a program whose ``run()`` is on a background
+  thread on Ctrl-C or when the connection is lost for good.
 """

@@ -65,11 +65,27 @@ def handshake_error(exc: BaseException) -> ConnectError:
         body = bytes(response.body or b"").decode("utf-8", "replace").strip()
         reason = f": {body}" if body else ""
         return ConnectError(
-            f"the server refused the connection (HTTP {response.status_code}){reason}",
+            f"the server refused the connection (HTTP {response.status_code}){reason}"
+            + _rejected_token_hint(response.status_code, body),
             response.status_code,
             body,
         )
     return ConnectError(f"cannot connect: {exc}")
+
+
+def _rejected_token_hint(status: int, body: str) -> str:
+    # A bare "401 InvalidSignature" hides the usual cause: a token saved from another server.
+    if status != 401:
+        return ""
+    why = (
+        "The token was issued by a different server (or this server's keys changed)"
+        if "InvalidSignature" in body
+        else "The server does not accept this token"
+    )
+    return (
+        f". {why}: to start fresh with a new identity, connect without it (with_token(None))"
+        " and delete the saved token (e.g. credentials.File(key).clear())"
+    )
 
 
 def close_error(
