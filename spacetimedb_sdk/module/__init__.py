@@ -22,16 +22,19 @@
 
 Tables: :func:`table` with column options :func:`primary_key`, :func:`unique`,
 :func:`auto_inc`, :func:`index`, :func:`column` and table-level :func:`btree_index` /
-:func:`hash_index`. Functions: :func:`reducer`, :func:`procedure`, :func:`init`,
-:func:`client_connected`, :func:`client_disconnected`. Types: the integer/float width aliases
-(``u8`` … ``i256``, ``f32``, ``f64``), dataclasses, ``enum.Enum``, :func:`tagged_union`, and the
-special types re-exported here. :func:`describe_module` produces the module's
+:func:`hash_index`. Functions: :func:`reducer`, :func:`procedure`, :func:`view`, :func:`init`,
+:func:`client_connected`, :func:`client_disconnected`. Module-wide:
+:func:`client_visibility_filter` (row-level security), :func:`case_conversion_policy`. Types:
+the integer/float width aliases (``u8`` … ``i256``, ``f32``, ``f64``), ``Result[T, E]``
+(values ``Ok``/``Err``), dataclasses, ``enum.Enum``, :func:`tagged_union`, and the special
+types re-exported here. :func:`describe_module` produces the module's
 ``RawModuleDefV10``. The client SDK never imports this package.
 """
 
 from __future__ import annotations
 
 from spacetimedb_sdk.identity import ConnectionId, Identity
+from spacetimedb_sdk.module.auth import AuthCtx, JwtClaims
 from spacetimedb_sdk.module.columns import (
     ColumnOptions,
     TableIndex,
@@ -44,7 +47,13 @@ from spacetimedb_sdk.module.columns import (
     primary_key,
     unique,
 )
-from spacetimedb_sdk.module.context import ProcedureContext, ReducerContext, TxContext
+from spacetimedb_sdk.module.context import (
+    AnonymousViewContext,
+    ProcedureContext,
+    ReducerContext,
+    TxContext,
+    ViewContext,
+)
 from spacetimedb_sdk.module.describe import ModuleModel, build_module_model, describe_module
 from spacetimedb_sdk.module.errors import (
     NoTransactionError,
@@ -60,8 +69,11 @@ from spacetimedb_sdk.module.functions import (
     procedure,
     reducer,
 )
+from spacetimedb_sdk.module.http import HttpClient, HttpError, HttpResponse
+from spacetimedb_sdk.module.query import Query
 from spacetimedb_sdk.module.ranges import UNBOUNDED, Range
 from spacetimedb_sdk.module.sats_types import (
+    Result,
     f32,
     f64,
     i8,
@@ -77,22 +89,37 @@ from spacetimedb_sdk.module.sats_types import (
     u128,
     u256,
 )
+from spacetimedb_sdk.module.settings import case_conversion_policy, client_visibility_filter
 from spacetimedb_sdk.module.tables import table
 from spacetimedb_sdk.module.tagged_union import TaggedUnion, Variant, tagged_union
+from spacetimedb_sdk.module.views import view
+from spacetimedb_sdk.raw_module_def import CaseConversionPolicy
 from spacetimedb_sdk.schedule_at import ScheduleAt
 from spacetimedb_sdk.timestamp import TimeDuration, Timestamp
 from spacetimedb_sdk.uuid import Uuid
+from spacetimedb_sdk.values import Err, Ok
 
 __all__ = [
     "UNBOUNDED",
+    "AnonymousViewContext",
+    "AuthCtx",
+    "CaseConversionPolicy",
     "ColumnOptions",
     "ConnectionId",
+    "Err",
+    "HttpClient",
+    "HttpError",
+    "HttpResponse",
     "Identity",
+    "JwtClaims",
     "ModuleModel",
     "NoTransactionError",
+    "Ok",
     "ProcedureContext",
+    "Query",
     "Range",
     "ReducerContext",
+    "Result",
     "RowNotFoundError",
     "ScheduleAt",
     "ScheduleDelayTooLongError",
@@ -105,11 +132,14 @@ __all__ = [
     "UniqueConstraintViolation",
     "Uuid",
     "Variant",
+    "ViewContext",
     "auto_inc",
     "btree_index",
     "build_module_model",
+    "case_conversion_policy",
     "client_connected",
     "client_disconnected",
+    "client_visibility_filter",
     "column",
     "describe_module",
     "direct_index",
@@ -136,4 +166,5 @@ __all__ = [
     "u128",
     "u256",
     "unique",
+    "view",
 ]

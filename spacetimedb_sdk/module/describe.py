@@ -13,8 +13,11 @@ canonicalises our output exactly as it would a Rust module's:
 * lifecycle reducers are ``Private`` reducers plus a ``LifeCycleReducers`` entry; scheduled
   functions are ``Private`` plus a ``Schedules`` entry;
 * tables and functions are sorted by name (the Rust registration order);
-* ``ExplicitNames`` is always present, with entries only for explicit ``name=`` options; no
-  ``CaseConversionPolicy`` section (the default, snake_case, applies).
+* views are sorted by source name and numbered separately for per-client and anonymous views;
+  a view's ``primary_key=`` becomes a ``ViewPrimaryKeys`` entry (column by source name);
+* row-level-security filters go to ``RowLevelSecurity`` in declaration order;
+* ``ExplicitNames`` is always present, with entries only for explicit ``name=`` options; a
+  ``CaseConversionPolicy`` section only when the module declares one.
 
 :func:`build_module_model` returns the same def together with what a host needs to run the
 module: the classes, the functions, their parameter types and the codec bindings.
@@ -23,10 +26,12 @@ module: the classes, the functions, their parameter types and the codec bindings
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args, get_origin
 
 from spacetimedb_sdk import algebraic_type as at
 from spacetimedb_sdk.algebraic_type import AlgebraicType, ProductType, RefType, Typespace
@@ -34,17 +39,24 @@ from spacetimedb_sdk.bsatn import ProductBinding, SumBinding, compile_codec
 from spacetimedb_sdk.case_conversion import to_snake_case
 from spacetimedb_sdk.errors import ModuleDefError
 from spacetimedb_sdk.module.columns import ColumnOptions, IndexAlgorithm
+from spacetimedb_sdk.module.context import AnonymousViewContext, ViewContext
 from spacetimedb_sdk.module.functions import FunctionDecl
+from spacetimedb_sdk.module.query import Query
 from spacetimedb_sdk.module.registry import collect
 from spacetimedb_sdk.module.sats_types import INTEGER_TYPE_NAMES
+from spacetimedb_sdk.module.settings import CaseConversionSetting, ClientVisibilityFilter
 from spacetimedb_sdk.module.tables import TableDecl, prepare_row_class, table_decls
 from spacetimedb_sdk.module.type_mapping import (
     TypespaceBuilder,
     class_hints,
     column_options_in,
     function_hints,
+    strip_annotated,
 )
+from spacetimedb_sdk.module.views import ViewDecl
 from spacetimedb_sdk.raw_module_def import (
+    CaseConversionPolicy,
+    CaseConversionPolicySection,
     ExplicitFunctionName,
     ExplicitNames,
     ExplicitNamesSection,
@@ -65,19 +77,25 @@ from spacetimedb_sdk.raw_module_def import (
     RawModuleDefV10Section,
     RawProcedureDefV10,
     RawReducerDefV10,
+    RawRowLevelSecurityDefV9,
     RawScheduleDefV10,
     RawScopedTypeNameV10,
     RawSequenceDefV10,
     RawTableDefV10,
     RawTypeDefV10,
     RawUniqueConstraintDataV9,
+    RawViewDefV10,
+    RawViewPrimaryKeyDefV10,
     ReducersSection,
+    RowLevelSecuritySection,
     SchedulesSection,
     TableAccess,
     TablesSection,
     TableType,
     TypespaceSection,
     TypesSection,
+    ViewPrimaryKeysSection,
+    ViewsSection,
 )
 
 __all__ = [
@@ -86,6 +104,7 @@ __all__ = [
     "IndexModel",
     "ModuleModel",
     "TableModel",
+    "ViewModel",
     "build_module_model",
     "describe_module",
 ]
@@ -167,6 +186,33 @@ class FunctionModel:
         return self.decl.lifecycle
 
 
+ViewShape = Literal["option", "array", "query"]
+
+
+@dataclass(frozen=True)
+class ViewModel:
+    """One view as the host runs it."""
+
+    decl: ViewDecl
+    fn: Callable[..., Any]
+    #: The source name (accessor); also the key of ``ViewPrimaryKeys`` entries.
+    source_name: str
+    #: Canonical name (what clients subscribe to).
+    name: str
+    #: Position among the module's views of the same kind (anonymous or per-client).
+    index: int
+    is_anonymous: bool
+    is_public: bool
+    params: ProductType
+    return_type: AlgebraicType
+    #: ``option`` (``Row | None``), ``array`` (``list[Row]``) or ``query`` (``Query[Row]``).
+    shape: ViewShape
+    row_class: type
+    row_type_ref: int
+    #: Column position of the declared primary key, if any.
+    primary_key: int | None
+
+
 @dataclass(frozen=True)
 class ModuleModel:
     """Everything :func:`build_module_model` learnt about a module."""
@@ -177,6 +223,10 @@ class ModuleModel:
     type_defs: tuple[tuple[str, int], ...]
     bindings: dict[int, ProductBinding | SumBinding]
     raw_def: RawModuleDefV10
+    views: tuple[ViewModel, ...] = ()
+    #: Row-level-security filters (SQL), in declaration order.
+    row_level_security: tuple[str, ...] = ()
+    case_conversion_policy: CaseConversionPolicy = CaseConversionPolicy.SNAKE_CASE
 
     def table(self, accessor: str) -> TableModel:
         """The table with this accessor."""
@@ -197,6 +247,8 @@ def describe_module(py_module: ModuleType) -> RawModuleDefV10:
 def build_module_model(py_module: ModuleType) -> ModuleModel:
     """Collect, validate and describe the tables and functions ``py_module`` declares."""
     items = collect(py_module)
+    policy = _policy(items.declarations)
+    convert = to_snake_case if policy is CaseConversionPolicy.SNAKE_CASE else _verbatim
     builder = TypespaceBuilder()
     decls = [d for cls in items.table_classes for d in table_decls(cls)]
     _check_unique([d.accessor for d in decls], "table accessor")
@@ -204,16 +256,19 @@ def build_module_model(py_module: ModuleType) -> ModuleModel:
         prepare_row_class(cls)
         if any(d.scheduled for d in table_decls(cls)):
             _scheduled_id_defaults(cls, builder)
-    tables = [_table_model(d, builder) for d in sorted(decls, key=lambda d: d.accessor)]
+    tables = [_table_model(d, builder, convert) for d in sorted(decls, key=lambda d: d.accessor)]
     _check_unique([t.name for t in tables], "table name")
     scheduled_targets = {t.schedule[0] for t in tables if t.schedule is not None}
     decls_f: list[FunctionDecl] = [f.__stdb_function__ for f in items.functions]  # type: ignore[attr-defined]
     functions = [
-        _function_model(d, builder, d.source_name in scheduled_targets)
+        _function_model(d, builder, d.source_name in scheduled_targets, convert)
         for d in sorted(decls_f, key=lambda d: d.source_name)
     ]
+    views = _view_models(items.views, builder, convert)
     _check_unique([f.source_name for f in functions], "function")
-    _check_unique([f.name for f in functions], "function name")
+    _check_unique([v.source_name for v in views], "view")
+    _check_unique([f.name for f in functions] + [v.name for v in views], "function name")
+    rls = tuple(d.sql for d in items.declarations if isinstance(d, ClientVisibilityFilter))
     for kind in _LIFECYCLE_ORDER:
         _check_unique([kind for f in functions if f.lifecycle == kind], "lifecycle reducer")
     known = {f.source_name: f for f in functions}
@@ -221,7 +276,10 @@ def build_module_model(py_module: ModuleType) -> ModuleModel:
         if t.schedule is not None:
             _check_schedule_target(t, known.get(t.schedule[0]))
     typespace = builder.typespace()
-    raw = _raw_def(tables, functions, builder, typespace)
+    explicit_policy = policy if any(
+        isinstance(d, CaseConversionSetting) for d in items.declarations
+    ) else None  # fmt: skip
+    raw = _raw_def(tables, functions, views, rls, explicit_policy, builder, typespace)
     return ModuleModel(
         tables=tuple(tables),
         functions=tuple(functions),
@@ -229,7 +287,21 @@ def build_module_model(py_module: ModuleType) -> ModuleModel:
         type_defs=tuple(builder.type_defs),
         bindings=dict(builder.bindings),
         raw_def=raw,
+        views=tuple(views),
+        row_level_security=rls,
+        case_conversion_policy=policy,
     )
+
+
+def _verbatim(name: str) -> str:
+    return name
+
+
+def _policy(declarations: tuple[Any, ...]) -> CaseConversionPolicy:
+    policies = [d.policy for d in declarations if isinstance(d, CaseConversionSetting)]
+    if len(policies) > 1:
+        raise ModuleDefError("the case-conversion policy is declared more than once")
+    return policies[0] if policies else CaseConversionPolicy.SNAKE_CASE
 
 
 def _check_unique(names: list[str], what: str) -> None:
@@ -260,7 +332,9 @@ def _options(options: dict[str, ColumnOptions], hints: dict[str, Any], field: st
     return opts | from_hint if from_hint is not None else opts
 
 
-def _table_model(decl: TableDecl, builder: TypespaceBuilder) -> TableModel:
+def _table_model(
+    decl: TableDecl, builder: TypespaceBuilder, convert: Callable[[str], str]
+) -> TableModel:
     cls = decl.cls
     where = f"table {decl.accessor!r}"
     type_ref = builder.register_class(cls, where)
@@ -268,7 +342,7 @@ def _table_model(decl: TableDecl, builder: TypespaceBuilder) -> TableModel:
     info = prepare_row_class(cls)
     hints = class_hints(cls)
     columns = tuple(
-        ColumnModel(attr=f, name=to_snake_case(f), type=el.algebraic_type,
+        ColumnModel(attr=f, name=convert(f), type=el.algebraic_type,
                     options=_options(info.options, hints, f))
         for f, el in zip(info.fields, row_type.elements, strict=True)
     )  # fmt: skip
@@ -310,7 +384,7 @@ def _table_model(decl: TableDecl, builder: TypespaceBuilder) -> TableModel:
         decl=decl,
         cls=cls,
         accessor=decl.accessor,
-        name=decl.name or to_snake_case(decl.accessor),
+        name=decl.name or convert(decl.accessor),
         type_ref=type_ref,
         columns=columns,
         primary_key=pk[0] if pk else None,
@@ -341,7 +415,7 @@ def _schedule(
 
 
 def _function_model(
-    decl: FunctionDecl, builder: TypespaceBuilder, scheduled: bool
+    decl: FunctionDecl, builder: TypespaceBuilder, scheduled: bool, convert: Callable[[str], str]
 ) -> FunctionModel:
     fn = decl.fn
     where = f"{decl.kind} {decl.source_name!r}"
@@ -372,12 +446,111 @@ def _function_model(
         decl=decl,
         fn=fn,
         source_name=decl.source_name,
-        name=decl.name or to_snake_case(decl.source_name),
+        name=decl.name or convert(decl.source_name),
         params=at.product_of(elements),
         return_type=return_type,
         private=decl.private or decl.lifecycle is not None or scheduled,
         scheduled=scheduled,
     )
+
+
+def _view_models(
+    fns: tuple[Callable[..., Any], ...], builder: TypespaceBuilder, convert: Callable[[str], str]
+) -> list[ViewModel]:
+    decls: list[ViewDecl] = [f.__stdb_view__ for f in fns]  # type: ignore[attr-defined]
+    counters = {True: 0, False: 0}
+    out = []
+    for decl in sorted(decls, key=lambda d: d.source_name):
+        anonymous, params, shape, row, ret = _view_signature(decl, builder)
+        index = counters[anonymous]
+        counters[anonymous] += 1
+        info = prepare_row_class(row)
+        pk: int | None = None
+        if decl.primary_key is not None:
+            if decl.primary_key not in info.fields:
+                raise ModuleDefError(
+                    f"view {decl.source_name!r}: primary_key {decl.primary_key!r} is not a "
+                    f"field of {row.__qualname__}"
+                )
+            pk = info.fields.index(decl.primary_key)
+        out.append(
+            ViewModel(
+                decl=decl,
+                fn=decl.fn,
+                source_name=decl.source_name,
+                name=decl.name or convert(decl.source_name),
+                index=index,
+                is_anonymous=anonymous,
+                is_public=decl.public,
+                params=params,
+                return_type=_view_return_type(shape, ret),
+                shape=shape,
+                row_class=row,
+                row_type_ref=ret.index,
+                primary_key=pk,
+            )
+        )
+    return out
+
+
+def _view_return_type(shape: ViewShape, ref: RefType) -> AlgebraicType:
+    if shape == "option":
+        return at.option(ref)
+    if shape == "array":
+        return at.array(ref)
+    return at.product_of([("__query__", ref)])
+
+
+def _view_signature(
+    decl: ViewDecl, builder: TypespaceBuilder
+) -> tuple[bool, ProductType, ViewShape, type, RefType]:
+    """(anonymous?, parameters, return shape, row class, row type ref) of a view function."""
+    where = f"view {decl.source_name!r}"
+    params = list(inspect.signature(decl.fn).parameters.values())
+    hints = function_hints(decl.fn)
+    if not params:
+        raise ModuleDefError(f"{where} must take the context as its first parameter")
+    ctx_hint = strip_annotated(hints.get(params[0].name))[0]
+    if ctx_hint is AnonymousViewContext:
+        anonymous = True
+    elif ctx_hint is ViewContext:
+        anonymous = False
+    else:
+        raise ModuleDefError(
+            f"{where}: annotate the first parameter as ViewContext (per client) or "
+            "AnonymousViewContext (shared by all clients)"
+        )
+    elements: list[tuple[str, AlgebraicType]] = []
+    for p in params[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY):
+            raise ModuleDefError(f"{where}: parameter {p.name!r} must be positional")
+        if p.name not in hints:
+            raise ModuleDefError(f"{where}: parameter {p.name!r} has no type annotation")
+        elements.append((p.name, builder.type_of(hints[p.name], f"{where} parameter {p.name}")))
+    shape, row = _view_row(hints.get("return"), where)
+    ref = RefType(builder.register_class(row, f"{where} return type"))
+    if not isinstance(builder.resolve(ref), ProductType):
+        raise ModuleDefError(f"{where}: the row type {row.__qualname__} must be a product")
+    return anonymous, at.product_of(elements), shape, row, ref
+
+
+def _view_row(hint: Any, where: str) -> tuple[ViewShape, type]:
+    ret = strip_annotated(hint)[0]
+    origin = get_origin(ret)
+    args = get_args(ret)
+    shape: ViewShape | None = None
+    row: Any = None
+    if origin is Query and len(args) == 1:
+        shape, row = "query", args[0]
+    elif origin is list and len(args) == 1:
+        shape, row = "array", args[0]
+    elif origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        shape, row = "option", next(a for a in args if a is not type(None))
+    if shape is None or not isinstance(row, type):
+        raise ModuleDefError(
+            f"{where} must return `Row | None`, `list[Row]` or `Query[Row]` for a row class Row"
+        )
+    return shape, row
 
 
 def _check_schedule_target(table: TableModel, fn: FunctionModel | None) -> None:
@@ -437,6 +610,9 @@ def _visibility(f: FunctionModel) -> FunctionVisibility:
 def _raw_def(
     tables: list[TableModel],
     functions: list[FunctionModel],
+    views: list[ViewModel],
+    rls: tuple[str, ...],
+    policy: CaseConversionPolicy | None,
     builder: TypespaceBuilder,
     typespace: Typespace,
 ) -> RawModuleDefV10:
@@ -464,6 +640,23 @@ def _raw_def(
     )
     if procedures:
         sections.append(ProceduresSection(procedures))
+    if views:
+        sections.append(
+            ViewsSection(
+                tuple(
+                    RawViewDefV10(v.source_name, v.index, v.is_public, v.is_anonymous, v.params,
+                                  v.return_type)
+                    for v in views
+                )
+            )
+        )  # fmt: skip
+    view_pks = tuple(
+        RawViewPrimaryKeyDefV10(v.source_name, (v.decl.primary_key,))
+        for v in views
+        if v.decl.primary_key is not None
+    )
+    if view_pks:
+        sections.append(ViewPrimaryKeysSection(view_pks))
     schedules = tuple(
         RawScheduleDefV10(None, t.accessor, t.schedule[1], t.schedule[0])
         for t in tables
@@ -479,6 +672,10 @@ def _raw_def(
     )
     if lifecycle:
         sections.append(LifeCycleReducersSection(lifecycle))
+    if rls:
+        sections.append(RowLevelSecuritySection(tuple(RawRowLevelSecurityDefV9(q) for q in rls)))
+    if policy is not None:
+        sections.append(CaseConversionPolicySection(policy))
     entries: list[ExplicitTableName | ExplicitFunctionName] = [
         ExplicitTableName(t.accessor, t.decl.name) for t in tables if t.decl.name is not None
     ]
@@ -486,6 +683,9 @@ def _raw_def(
         ExplicitFunctionName(f.source_name, f.decl.name)
         for f in functions
         if f.decl.name is not None
+    )
+    entries.extend(
+        ExplicitFunctionName(v.source_name, v.decl.name) for v in views if v.decl.name is not None
     )
     sections.append(ExplicitNamesSection(ExplicitNames(tuple(entries))))
     return RawModuleDefV10(tuple(sections))

@@ -1,7 +1,8 @@
 """Where the decorators record what a module declares, and how a module's items are collected.
 
-Every ``@table`` class and ``@reducer``/``@procedure`` function is recorded under the name of the
-Python module that defines it. :func:`collect` returns the items of one module: those recorded
+Every ``@table`` class, ``@reducer``/``@procedure``/``@view`` function and module-wide
+declaration (row-level-security filter, case-conversion policy) is recorded under the name of
+the Python module that defines it. :func:`collect` returns the items of one module: those recorded
 under its name (or, for a package, under any of its submodules) plus any decorated item found in
 its namespace (e.g. imported from a shared file).
 """
@@ -25,10 +26,13 @@ def record(module_name: str, item: Any) -> None:
 
 @dataclass(frozen=True)
 class ModuleItems:
-    """The decorated classes (tables) and functions (reducers, procedures) of one module."""
+    """The decorated classes (tables) and functions (reducers, procedures) of one module,
+    its views and its module-wide declarations (objects with a ``__stdb_kind__``)."""
 
     table_classes: tuple[type, ...]
     functions: tuple[Callable[..., Any], ...]
+    views: tuple[Callable[..., Any], ...] = ()
+    declarations: tuple[Any, ...] = ()
 
 
 def _is_table_class(obj: Any) -> bool:
@@ -37,6 +41,14 @@ def _is_table_class(obj: Any) -> bool:
 
 def _is_function(obj: Any) -> bool:
     return callable(obj) and hasattr(obj, "__stdb_function__")
+
+
+def _is_view(obj: Any) -> bool:
+    return callable(obj) and hasattr(obj, "__stdb_view__")
+
+
+def _is_declaration(obj: Any) -> bool:
+    return not isinstance(obj, type) and isinstance(getattr(obj, "__stdb_kind__", None), str)
 
 
 def collect(py_module: ModuleType) -> ModuleItems:
@@ -48,6 +60,8 @@ def collect(py_module: ModuleType) -> ModuleItems:
     seen: set[int] = set()
     tables: list[type] = []
     functions: list[Callable[..., Any]] = []
+    views: list[Callable[..., Any]] = []
+    declarations: list[Any] = []
     for item in items:
         if id(item) in seen:
             continue
@@ -57,4 +71,10 @@ def collect(py_module: ModuleType) -> ModuleItems:
         elif _is_function(item):
             seen.add(id(item))
             functions.append(item)
-    return ModuleItems(tuple(tables), tuple(functions))
+        elif _is_view(item):
+            seen.add(id(item))
+            views.append(item)
+        elif _is_declaration(item):
+            seen.add(id(item))
+            declarations.append(item)
+    return ModuleItems(tuple(tables), tuple(functions), tuple(views), tuple(declarations))

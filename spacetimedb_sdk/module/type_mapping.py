@@ -7,6 +7,7 @@
 | ``u8`` … ``i256``, ``f32``, ``f64`` | that primitive |
 | ``list[T]`` | Array<T> |
 | ``T | None`` / ``Optional[T]`` | Option<T> |
+| ``Result[T, E]`` (= ``Ok[T] | Err[E]``) | Result<T, E> |
 | ``None`` | unit (the empty product) |
 | ``Identity``, ``ConnectionId``, ``Timestamp``, ``TimeDuration``, ``Uuid``, ``ScheduleAt`` | the special types |
 | a dataclass or ``@table`` class | a named product type (a ``Ref``) |
@@ -44,6 +45,7 @@ from spacetimedb_sdk.module.tagged_union import (
 from spacetimedb_sdk.schedule_at import ScheduleAt
 from spacetimedb_sdk.timestamp import TimeDuration, Timestamp
 from spacetimedb_sdk.uuid import Uuid
+from spacetimedb_sdk.values import Err, Ok
 
 __all__ = ["TypespaceBuilder", "column_options_in", "strip_annotated"]
 
@@ -134,11 +136,17 @@ class TypespaceBuilder:
         if origin in _UNION_ORIGINS:
             args = get_args(hint)
             present = [a for a in args if a is not type(None)]
-            if len(present) == 1 and len(args) == 2:
+            optional = len(present) < len(args)
+            if len(present) == 1 and optional:
                 return at.option(self.type_of(present[0], where))
+            # ``Result[T, E] | None`` flattens to ``Ok[T] | Err[E] | None``.
+            if len(present) == 2 and [get_origin(a) for a in present] == [Ok, Err]:
+                (ok,), (err,) = get_args(present[0]), get_args(present[1])
+                res = at.result(self.type_of(ok, where), self.type_of(err, where))
+                return at.option(res) if optional else res
             raise ModuleDefError(
-                f"{where}: union {hint!r} is not supported; use `T | None` for an Option "
-                "or a @tagged_union class for a sum type"
+                f"{where}: union {hint!r} is not supported; use `T | None` for an Option, "
+                "Result[T, E] for a Result or a @tagged_union class for a sum type"
             )
         if origin in _LIST_ORIGINS:
             (elem,) = get_args(hint) or (None,)
