@@ -49,7 +49,7 @@ from spacetimedb_sdk.local_server.outcomes import (
     TxKind,
 )
 from spacetimedb_sdk.local_server.sql import SqlError
-from spacetimedb_sdk.local_server.sql_endpoint import SqlSession, execute_sql
+from spacetimedb_sdk.local_server.sql_endpoint import execute_sql
 from spacetimedb_sdk.local_server.subscriptions import QuerySetInUseError, SubscriptionManager
 from spacetimedb_sdk.local_server.untyped_json import value_to_untyped_json
 from spacetimedb_sdk.messages import (
@@ -137,7 +137,6 @@ class DatabaseRuntime:
         self.subscriptions = SubscriptionManager(database, self.catalog)
         self._sinks: dict[ConnectionId, ClientSink] = {}
         self._poisoned: set[ConnectionId] = set()
-        self._sql_session = SqlSession()
         # Loop-thread state.
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: int | None = None
@@ -414,9 +413,7 @@ class DatabaseRuntime:
         if refusal is not None:
             return HttpAnswer(403, refusal)
         try:
-            results = execute_sql(
-                self.database, self.catalog, identity, connection_id, text, self._sql_session
-            )
+            results = execute_sql(self.database, self.catalog, identity, connection_id, text)
             answer = HttpAnswer(200, json.dumps(results, separators=(",", ":")), "application/json")
         except SqlError as exc:
             answer = HttpAnswer(400, str(exc))

@@ -36,7 +36,7 @@ from spacetimedb_sdk.module.errors import (
 from spacetimedb_sdk.schedule_at import ScheduleAt
 from spacetimedb_sdk.timestamp import Timestamp
 
-__all__ = ["MAX_SCHEDULE_DELAY_MICROS", "Datastore", "Transaction"]
+__all__ = ["MAX_SCHEDULE_DELAY_MICROS", "Datastore", "StoredRowError", "Transaction"]
 
 #: Schedules this far ahead (2^36 - 1 ms) or more are refused.
 MAX_SCHEDULE_DELAY_MICROS: Final = ((1 << 36) - 1) * 1000
@@ -44,6 +44,10 @@ MAX_SCHEDULE_DELAY_MICROS: Final = ((1 << 36) - 1) * 1000
 _ADDED: Final = 0
 _REMOVED: Final = 1
 _SEQUENCE: Final = 2
+
+
+class StoredRowError(ValueError):
+    """A persisted row does not fit its table (bad encoding, or a duplicate unique key)."""
 
 
 class _Changes:
@@ -95,11 +99,30 @@ class Datastore:
         return tx
 
     def load_rows(self, table: str, rows: Iterable[bytes]) -> None:
-        """Fill ``table`` with persisted rows (restart); no checks beyond decoding."""
+        """Fill ``table`` with persisted rows (restart).
+
+        Each row must decode for the table's type and keep every unique constraint, else
+        :class:`StoredRowError` (the stored data is damaged; nothing is repaired silently).
+        """
         t = self.tables[table]
         decode = t.codec.decode
-        for b in rows:
-            t.add(b, decode(b))
+        for n, b in enumerate(rows, 1):
+            try:
+                value = decode(b)
+            except Exception as exc:  # decode errors, and row classes refusing the values
+                raise StoredRowError(
+                    f"row {n} of table `{table}` does not decode as its row type ({exc})"
+                ) from exc
+            if b in t.rows:
+                raise StoredRowError(f"row {n} of table `{table}` is stored twice")
+            if t.uniques:
+                clash = t.conflicting_unique(value)
+                if clash is not None:
+                    raise StoredRowError(
+                        f"row {n} of table `{table}` repeats a value of the unique "
+                        f"constraint {clash.name} held by an earlier row"
+                    )
+            t.add(b, value)
 
     def sequence_allocations(self) -> dict[tuple[str, int], int]:
         """Every sequence's reserved-block end, ``(table, column) → allocated``."""

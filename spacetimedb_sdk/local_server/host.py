@@ -172,7 +172,11 @@ class Database:
         if self._durability is not None:
             for spec in [*specs, self._ds.st_client.spec]:
                 if not spec.is_event:
-                    self._ds.load_rows(spec.name, self._durability.rows(spec.name))
+                    self._durability.load_into(self._ds, spec.name)
+        #: SQL system variables (``row_limit``), kept with the database.
+        self._variables: dict[str, int] = (
+            self._durability.variables() if self._durability is not None else {}
+        )
 
         self._tables = {
             t.name: HostedTable(self._ds.table(t.name), t, self.schema) for t in self.schema.tables
@@ -700,6 +704,17 @@ class Database:
         tx = self._ds.begin(now)
         tx.delete_bytes(table, row)
         self._commit(tx, TxKind.SCHEDULE_CLEANUP, None, self.identity, None, now)
+
+    # ============================================================================ SQL variables
+    def system_variable(self, name: str) -> int | None:
+        """A SQL system variable (``row_limit``) as last set, or None when never set."""
+        return self._variables.get(name)
+
+    def set_system_variable(self, name: str, value: int) -> None:
+        """Set a SQL system variable; with a data dir it is durable when this returns."""
+        if self._durability is not None:
+            self._durability.write_variable(name, value)
+        self._variables[name] = value
 
     # ============================================================================ reading
     def table(self, name: str) -> HostedTable:

@@ -35,7 +35,7 @@ import uuid as _uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
 from sqlglot import Dialect, Token, TokenType, exp
 from sqlglot.errors import ParseError, TokenError
@@ -98,6 +98,8 @@ __all__ = [
     "Projection",
     "Query",
     "Row",
+    "RowBudget",
+    "RowLimitExceededError",
     "SenderParam",
     "SenderValue",
     "SetVar",
@@ -1331,6 +1333,37 @@ def _always_true(_row: Any) -> bool:
 # Binding: queries
 # --------------------------------------------------------------------------------------------
 
+_T = TypeVar("_T")
+
+
+class RowLimitExceededError(SqlError):
+    """A query scanned more rows than the database's ``row_limit`` allows its caller."""
+
+
+class RowBudget:
+    """The rows one request may scan (``row_limit``); evaluation stops as soon as it is spent.
+
+    Every row read from a table and every row combination a join produces costs one, so a huge
+    join is cut off early instead of being built and then refused.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def meter(self, rows: Iterable[_T]) -> Iterator[_T]:
+        """``rows``, charging one per row taken (raises :class:`RowLimitExceededError`)."""
+        limit = self.limit
+        for row in rows:
+            self.used += 1
+            if self.used > limit:
+                raise RowLimitExceededError(
+                    f"The query scans more than the row_limit of {limit} rows"
+                )
+            yield row
+
 
 @dataclass(frozen=True)
 class _From:
@@ -1353,14 +1386,28 @@ class _From:
         )
         object.__setattr__(self, "_join_keeps", join_keeps)
 
-    def matches(self, scan: Callable[[str], Iterable[Row]]) -> Iterator[dict[str, Row]]:
-        """Every combination of rows satisfying the ON conditions and WHERE, as alias -> row."""
+    def matches(
+        self, scan: Callable[[str], Iterable[Row]], budget: RowBudget | None = None
+    ) -> Iterator[dict[str, Row]]:
+        """Every combination of rows satisfying the ON conditions and WHERE, as alias -> row.
+
+        With a ``budget``, every row scanned and every join combination is charged to it.
+        """
         first = self.sources[0]
-        envs: list[dict[str, Row]] = [{first.alias: row} for row in scan(first.table.name)]
-        for source, condition, join_keep in zip(
-            self.sources[1:], self.join_conditions, self._join_keeps, strict=True
-        ):
-            envs = _join_rows(envs, source, condition, join_keep, scan)
+        rows = scan(first.table.name)
+        if budget is not None:
+            rows = budget.meter(rows)
+        envs: Iterable[dict[str, Row]]
+        if len(self.sources) == 1:
+            alias = first.alias
+            envs = ({alias: row} for row in rows)  # lazy: a LIMIT stops the scan
+        else:
+            joined = [{first.alias: row} for row in rows]
+            for source, condition, join_keep in zip(
+                self.sources[1:], self.join_conditions, self._join_keeps, strict=True
+            ):
+                joined = _join_rows(joined, source, condition, join_keep, scan, budget)
+            envs = joined
         keep = self._keep
         if keep is None:
             yield from envs
@@ -1376,8 +1423,10 @@ def _join_rows(
     condition: BoundCompare | None,
     keep: Getter | None,
     scan: Callable[[str], Iterable[Row]],
+    budget: RowBudget | None,
 ) -> list[dict[str, Row]]:
-    rows = list(scan(source.table.name))
+    scanned = scan(source.table.name)
+    rows = list(scanned if budget is None else budget.meter(scanned))
     alias = source.alias
     probe = _hash_join_sides(condition, alias)
     if probe is not None:
@@ -1385,15 +1434,18 @@ def _join_rows(
         buckets: dict[Any, list[Row]] = {}
         for row in rows:
             buckets.setdefault(row[inner.column], []).append(row)
-        return [
+        pairs = (
             {**env, alias: row}
             for env in envs
             for row in buckets.get(env[outer.alias][outer.column], ())
-        ]
-    joined = [{**env, alias: row} for env in envs for row in rows]
+        )
+        return list(pairs if budget is None else budget.meter(pairs))
+    combined: Iterator[dict[str, Row]] = ({**env, alias: row} for env in envs for row in rows)
+    if budget is not None:
+        combined = budget.meter(combined)  # every combination examined counts, kept or not
     if keep is None:
-        return joined
-    return [env for env in joined if keep(env)]
+        return list(combined)
+    return [env for env in combined if keep(env)]
 
 
 def _hash_join_sides(
@@ -1484,16 +1536,20 @@ class BoundQuery:
             raise SqlError("a join query has no single-row predicate; use evaluate()")
         return self._row_predicate
 
-    def evaluate(self, scan: Callable[[str], Iterable[Row]]) -> list[Row]:
+    def evaluate(
+        self, scan: Callable[[str], Iterable[Row]], budget: RowBudget | None = None
+    ) -> list[Row]:
         """The returned table's rows, one per matching combination (a bag, like the server).
 
-        ``scan(table_name)`` yields the current rows of a table.
+        ``scan(table_name)`` yields the current rows of a table; a ``budget`` bounds the work
+        (:class:`RowLimitExceededError` once it is spent).
         """
         if self._row_predicate is not None:
             keep = self._row_predicate
-            return [row for row in scan(self.table) if keep(row)]
+            rows = scan(self.table)
+            return [row for row in (rows if budget is None else budget.meter(rows)) if keep(row)]
         alias = self.returns.alias
-        return [env[alias] for env in self._from.matches(scan)]
+        return [env[alias] for env in self._from.matches(scan, budget)]
 
 
 def bind_query(
@@ -1624,9 +1680,14 @@ class BoundSelect:
     _fields: tuple[FieldRef, ...] = field(repr=False, compare=False)
     _count: bool = field(repr=False, compare=False)
 
-    def execute(self, scan: Callable[[str], Iterable[Row]]) -> list[list[Any]]:
-        """Result rows as value lists in :attr:`columns` order (``COUNT`` gives one row)."""
-        matches = self._from.matches(scan)
+    def execute(
+        self, scan: Callable[[str], Iterable[Row]], budget: RowBudget | None = None
+    ) -> list[list[Any]]:
+        """Result rows as value lists in :attr:`columns` order (``COUNT`` gives one row).
+
+        A ``budget`` bounds the rows scanned (:class:`RowLimitExceededError` once spent).
+        """
+        matches = self._from.matches(scan, budget)
         if self._count:
             rows: list[list[Any]] = [[sum(1 for _ in matches)]]
         elif self._star is not None:

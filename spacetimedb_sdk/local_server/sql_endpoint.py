@@ -10,18 +10,21 @@ only, executed as one transaction through the host, so subscribers see the chang
       "stats": {"rows_inserted": 0, "rows_deleted": 0, "rows_updated": 0}}]
 
 Rows are untyped SATS-JSON. Every rejection is a :class:`SqlError` (HTTP 400 with its text).
+``SET row_limit`` is a write (owner only, like DML); see
+:mod:`~spacetimedb_sdk.local_server.row_limit` for what the limit bounds.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from typing import Any
 
 from spacetimedb_sdk.algebraic_type import U64, AlgebraicType, type_to_json
 from spacetimedb_sdk.errors import SpacetimeDBError
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.local_server.catalog import DatabaseCatalog
 from spacetimedb_sdk.local_server.host import Database
+from spacetimedb_sdk.local_server.row_limit import row_budget
 from spacetimedb_sdk.local_server.sql import (
     BoundDelete,
     BoundInsert,
@@ -36,17 +39,12 @@ from spacetimedb_sdk.local_server.sql import (
 )
 from spacetimedb_sdk.local_server.untyped_json import value_to_untyped_json
 
-__all__ = ["DML_NOT_ALLOWED", "SqlSession", "execute_sql"]
-
-#: The refusal a non-owner gets for INSERT / UPDATE / DELETE.
-DML_NOT_ALLOWED: Final = "Only owners are authorized to run SQL DML statements"
+__all__ = ["dml_not_allowed", "execute_sql"]
 
 
-class SqlSession:
-    """Per-database SQL state that outlives one request (the ``row_limit`` variable)."""
-
-    def __init__(self) -> None:
-        self.row_limit: int | None = None
+def dml_not_allowed(caller: Identity) -> str:
+    """The refusal a non-owner gets for INSERT / UPDATE / DELETE / SET (the server's words)."""
+    return f"Caller {caller.to_hex()} is not authorized to run SQL DML statements"
 
 
 def _column_json(name: str, ty: AlgebraicType) -> dict[str, Any]:
@@ -75,33 +73,29 @@ def execute_sql(
     caller: Identity,
     connection_id: ConnectionId | None,
     text: str,
-    session: SqlSession | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``text`` for ``caller``; the statement results as the endpoint's JSON value."""
     started = time.perf_counter()
     statement = parse_sql(text)
     bound = bind_sql(statement, catalog.for_caller(caller), sender=caller)
-    if isinstance(bound, (BoundInsert, BoundUpdate, BoundDelete)) and not catalog.is_owner(caller):
-        raise SqlError(DML_NOT_ALLOWED)
-    return [_execute(database, caller, connection_id, bound, session or SqlSession(), started)]
+    writes = (BoundInsert, BoundUpdate, BoundDelete, BoundSetVar)
+    if isinstance(bound, writes) and not catalog.is_owner(caller):
+        raise SqlError(dml_not_allowed(caller))
+    return [_execute(database, catalog, caller, connection_id, bound, started)]
 
 
 def _execute(
     database: Database,
+    catalog: DatabaseCatalog,
     caller: Identity,
     connection_id: ConnectionId | None,
     bound: BoundStatement,
-    session: SqlSession,
     started: float,
 ) -> dict[str, Any]:
     typespace = database.schema.typespace
     if isinstance(bound, BoundSelect):
-        rows = bound.execute(lambda name: database.table(name).generic_rows())
-        if session.row_limit is not None and len(rows) > session.row_limit:
-            raise SqlError(
-                f"The query would return {len(rows)} rows, more than the row_limit "
-                f"of {session.row_limit}"
-            )
+        budget = row_budget(database, catalog, caller)
+        rows = bound.execute(lambda name: database.table(name).generic_rows(), budget)
         columns = [_column_json(c.name, c.type) for c in bound.columns]
         json_rows = [
             [
@@ -112,10 +106,10 @@ def _execute(
         ]
         return _result(columns, json_rows, started)
     if isinstance(bound, BoundSetVar):
-        session.row_limit = bound.value
+        database.set_system_variable(bound.name, bound.value)
         return _result([], [], started)
     if isinstance(bound, BoundShowVar):
-        value = session.row_limit
+        value = database.system_variable(bound.name)
         return _result([_column_json(bound.name, U64)], [] if value is None else [[value]], started)
     try:
         with database.transaction(caller, connection_id) as tx:

@@ -19,6 +19,10 @@ After each commit, :meth:`SubscriptionManager.transaction_updates` turns the tra
 
 Each distinct query (its AST, plus the caller when it uses ``:sender``) is evaluated once per
 transaction and its row lists are shared by every subscriber. Nothing here does I/O.
+
+A database's ``row_limit`` (see :mod:`~spacetimedb_sdk.local_server.row_limit`) bounds the
+rows a non-owner's new query set or one-off query may scan, as on the real server; evaluation
+stops as soon as it is exceeded. Updates of applied sets are not limited.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.local_server.catalog import DatabaseCatalog
 from spacetimedb_sdk.local_server.host import Database
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
+from spacetimedb_sdk.local_server.row_limit import row_budget
 from spacetimedb_sdk.local_server.sql import (
     AllTables,
     BoundCompare,
@@ -41,6 +46,7 @@ from spacetimedb_sdk.local_server.sql import (
     BoundQuery,
     FieldRef,
     Query,
+    RowBudget,
     SqlError,
     bind_query,
     bind_subscription,
@@ -216,26 +222,35 @@ class _Evaluator:
         return BsatnRowList.from_rows(rows, self._fixed[table])
 
     # -- full evaluation --------------------------------------------------------------------------
-    def current_rows(self, query: SubscribedQuery) -> list[bytes]:
+    def current_rows(self, query: SubscribedQuery, budget: RowBudget | None = None) -> list[bytes]:
         """The rows the query matches now (event tables: none, they hold no rows)."""
         if query.is_event:
             return []
-        return self.evaluate_bound(query.bound)
+        return self.evaluate_bound(query.bound, budget)
 
-    def evaluate_bound(self, bound: BoundQuery) -> list[bytes]:
-        """Bytes of every row ``bound`` returns from the current state (a bag)."""
+    def evaluate_bound(self, bound: BoundQuery, budget: RowBudget | None = None) -> list[bytes]:
+        """Bytes of every row ``bound`` returns from the current state (a bag).
+
+        A ``budget`` bounds the rows scanned (``RowLimitExceededError`` once it is spent).
+        """
         if not bound.is_join:
             hosted = self._table(bound.table)
             keep = bound.row_predicate()
-            return [b for b in hosted.row_bytes() if keep(hosted.generic(b))]
+            scanned = hosted.row_bytes()
+            rows = scanned if budget is None else budget.meter(scanned)
+            return [b for b in rows if keep(hosted.generic(b))]
         pool = _RowPool()
         tables: dict[str, list[Any]] = {}
-        for name in bound.tables:
-            if name not in tables:
-                tables[name] = [
+
+        def scan(name: str) -> list[Any]:
+            rows = tables.get(name)
+            if rows is None:  # once per table, also for a self-join
+                rows = tables[name] = [
                     pool.add(b, self.generic(name, b)) for b in self._table(name).row_bytes()
                 ]
-        return pool.bytes_of(bound.evaluate(tables.__getitem__))
+            return rows
+
+        return pool.bytes_of(bound.evaluate(scan, budget))
 
     # -- incremental evaluation ------------------------------------------------------------------
     def table_update_rows(self, query: SubscribedQuery) -> TableUpdateRows | None:
@@ -441,7 +456,8 @@ class SubscriptionManager:
         try:
             queries = self.compile(client.identity, request.query_strings)
             evaluator = _Evaluator(self._db)
-            rows = self._query_rows(evaluator, queries)
+            budget = row_budget(self._db, self.catalog, client.identity)
+            rows = self._query_rows(evaluator, queries, budget)
         except SqlError as exc:
             return SubscriptionError(request.request_id, request.query_set_id, str(exc))
         client.sets[set_id] = QuerySet(set_id, queries)
@@ -472,16 +488,25 @@ class SubscriptionManager:
             bound = bind_query(query, self.catalog.for_caller(identity), sender=identity)
             table = self._db.table(bound.table)
             evaluator = _Evaluator(self._db)
-            rows = [] if table.schema.is_event else evaluator.evaluate_bound(bound)
+            budget = row_budget(self._db, self.catalog, identity)
+            rows = [] if table.schema.is_event else evaluator.evaluate_bound(bound, budget)
             result = QueryRows([SingleTableRows(table.name, evaluator.row_list(table.name, rows))])
         except SqlError as exc:
             return OneOffQueryResult(request.request_id, Err(str(exc)))
         return OneOffQueryResult(request.request_id, Ok(result))
 
-    def _query_rows(self, evaluator: _Evaluator, queries: Iterable[SubscribedQuery]) -> QueryRows:
+    def _query_rows(
+        self,
+        evaluator: _Evaluator,
+        queries: Iterable[SubscribedQuery],
+        budget: RowBudget | None = None,
+    ) -> QueryRows:
+        """Current rows of each query; one ``budget`` covers the whole set (as the server sums)."""
         return QueryRows(
             [
-                SingleTableRows(q.table, evaluator.row_list(q.table, evaluator.current_rows(q)))
+                SingleTableRows(
+                    q.table, evaluator.row_list(q.table, evaluator.current_rows(q, budget))
+                )
                 for q in queries
             ]
         )
