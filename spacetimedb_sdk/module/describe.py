@@ -26,12 +26,10 @@ module: the classes, the functions, their parameter types and the codec bindings
 from __future__ import annotations
 
 import inspect
-import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Final, Literal, get_args, get_origin
+from typing import Any, Final
 
 from spacetimedb_sdk import algebraic_type as at
 from spacetimedb_sdk.algebraic_type import AlgebraicType, ProductType, RefType, Typespace
@@ -39,9 +37,8 @@ from spacetimedb_sdk.bsatn import ProductBinding, SumBinding, compile_codec
 from spacetimedb_sdk.case_conversion import to_snake_case
 from spacetimedb_sdk.errors import ModuleDefError
 from spacetimedb_sdk.module.columns import ColumnOptions, IndexAlgorithm
-from spacetimedb_sdk.module.context import AnonymousViewContext, ViewContext
+from spacetimedb_sdk.module.describe_views import ViewModel, view_models
 from spacetimedb_sdk.module.functions import FunctionDecl
-from spacetimedb_sdk.module.query import Query
 from spacetimedb_sdk.module.registry import collect
 from spacetimedb_sdk.module.sats_types import INTEGER_TYPE_NAMES
 from spacetimedb_sdk.module.settings import CaseConversionSetting, ClientVisibilityFilter
@@ -51,9 +48,7 @@ from spacetimedb_sdk.module.type_mapping import (
     class_hints,
     column_options_in,
     function_hints,
-    strip_annotated,
 )
-from spacetimedb_sdk.module.views import ViewDecl
 from spacetimedb_sdk.raw_module_def import (
     CaseConversionPolicy,
     CaseConversionPolicySection,
@@ -186,33 +181,6 @@ class FunctionModel:
         return self.decl.lifecycle
 
 
-ViewShape = Literal["option", "array", "query"]
-
-
-@dataclass(frozen=True)
-class ViewModel:
-    """One view as the host runs it."""
-
-    decl: ViewDecl
-    fn: Callable[..., Any]
-    #: The source name (accessor); also the key of ``ViewPrimaryKeys`` entries.
-    source_name: str
-    #: Canonical name (what clients subscribe to).
-    name: str
-    #: Position among the module's views of the same kind (anonymous or per-client).
-    index: int
-    is_anonymous: bool
-    is_public: bool
-    params: ProductType
-    return_type: AlgebraicType
-    #: ``option`` (``Row | None``), ``array`` (``list[Row]``) or ``query`` (``Query[Row]``).
-    shape: ViewShape
-    row_class: type
-    row_type_ref: int
-    #: Column position of the declared primary key, if any.
-    primary_key: int | None
-
-
 @dataclass(frozen=True)
 class ModuleModel:
     """Everything :func:`build_module_model` learnt about a module."""
@@ -264,7 +232,7 @@ def build_module_model(py_module: ModuleType) -> ModuleModel:
         _function_model(d, builder, d.source_name in scheduled_targets, convert)
         for d in sorted(decls_f, key=lambda d: d.source_name)
     ]
-    views = _view_models(items.views, builder, convert)
+    views = view_models(items.views, builder, convert)
     _check_unique([f.source_name for f in functions], "function")
     _check_unique([v.source_name for v in views], "view")
     _check_unique([f.name for f in functions] + [v.name for v in views], "function name")
@@ -452,105 +420,6 @@ def _function_model(
         private=decl.private or decl.lifecycle is not None or scheduled,
         scheduled=scheduled,
     )
-
-
-def _view_models(
-    fns: tuple[Callable[..., Any], ...], builder: TypespaceBuilder, convert: Callable[[str], str]
-) -> list[ViewModel]:
-    decls: list[ViewDecl] = [f.__stdb_view__ for f in fns]  # type: ignore[attr-defined]
-    counters = {True: 0, False: 0}
-    out = []
-    for decl in sorted(decls, key=lambda d: d.source_name):
-        anonymous, params, shape, row, ret = _view_signature(decl, builder)
-        index = counters[anonymous]
-        counters[anonymous] += 1
-        info = prepare_row_class(row)
-        pk: int | None = None
-        if decl.primary_key is not None:
-            if decl.primary_key not in info.fields:
-                raise ModuleDefError(
-                    f"view {decl.source_name!r}: primary_key {decl.primary_key!r} is not a "
-                    f"field of {row.__qualname__}"
-                )
-            pk = info.fields.index(decl.primary_key)
-        out.append(
-            ViewModel(
-                decl=decl,
-                fn=decl.fn,
-                source_name=decl.source_name,
-                name=decl.name or convert(decl.source_name),
-                index=index,
-                is_anonymous=anonymous,
-                is_public=decl.public,
-                params=params,
-                return_type=_view_return_type(shape, ret),
-                shape=shape,
-                row_class=row,
-                row_type_ref=ret.index,
-                primary_key=pk,
-            )
-        )
-    return out
-
-
-def _view_return_type(shape: ViewShape, ref: RefType) -> AlgebraicType:
-    if shape == "option":
-        return at.option(ref)
-    if shape == "array":
-        return at.array(ref)
-    return at.product_of([("__query__", ref)])
-
-
-def _view_signature(
-    decl: ViewDecl, builder: TypespaceBuilder
-) -> tuple[bool, ProductType, ViewShape, type, RefType]:
-    """(anonymous?, parameters, return shape, row class, row type ref) of a view function."""
-    where = f"view {decl.source_name!r}"
-    params = list(inspect.signature(decl.fn).parameters.values())
-    hints = function_hints(decl.fn)
-    if not params:
-        raise ModuleDefError(f"{where} must take the context as its first parameter")
-    ctx_hint = strip_annotated(hints.get(params[0].name))[0]
-    if ctx_hint is AnonymousViewContext:
-        anonymous = True
-    elif ctx_hint is ViewContext:
-        anonymous = False
-    else:
-        raise ModuleDefError(
-            f"{where}: annotate the first parameter as ViewContext (per client) or "
-            "AnonymousViewContext (shared by all clients)"
-        )
-    elements: list[tuple[str, AlgebraicType]] = []
-    for p in params[1:]:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.KEYWORD_ONLY):
-            raise ModuleDefError(f"{where}: parameter {p.name!r} must be positional")
-        if p.name not in hints:
-            raise ModuleDefError(f"{where}: parameter {p.name!r} has no type annotation")
-        elements.append((p.name, builder.type_of(hints[p.name], f"{where} parameter {p.name}")))
-    shape, row = _view_row(hints.get("return"), where)
-    ref = RefType(builder.register_class(row, f"{where} return type"))
-    if not isinstance(builder.resolve(ref), ProductType):
-        raise ModuleDefError(f"{where}: the row type {row.__qualname__} must be a product")
-    return anonymous, at.product_of(elements), shape, row, ref
-
-
-def _view_row(hint: Any, where: str) -> tuple[ViewShape, type]:
-    ret = strip_annotated(hint)[0]
-    origin = get_origin(ret)
-    args = get_args(ret)
-    shape: ViewShape | None = None
-    row: Any = None
-    if origin is Query and len(args) == 1:
-        shape, row = "query", args[0]
-    elif origin is list and len(args) == 1:
-        shape, row = "array", args[0]
-    elif origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
-        shape, row = "option", next(a for a in args if a is not type(None))
-    if shape is None or not isinstance(row, type):
-        raise ModuleDefError(
-            f"{where} must return `Row | None`, `list[Row]` or `Query[Row]` for a row class Row"
-        )
-    return shape, row
 
 
 def _check_schedule_target(table: TableModel, fn: FunctionModel | None) -> None:
