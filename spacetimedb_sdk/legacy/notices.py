@@ -91,7 +91,7 @@ def _network_cause(error: BaseException) -> str | None:
         if isinstance(current, ConnectionRefusedError) or (
             isinstance(current, OSError) and current.errno in _REFUSED
         ):
-            return "connection refused (is the server running?)"
+            return "connection refused"
         if isinstance(current, socket.gaierror):
             return f"unknown host ({current.strerror or current})"
         if isinstance(current, TimeoutError):
@@ -110,10 +110,9 @@ def _network_cause(error: BaseException) -> str | None:
 def _start_hint(host: str) -> str:
     if _host_name(host) in _LOCAL_HOSTS:
         return (
-            "Start the server first (in the quickstart, `bash scripts/run.sh` starts it and "
-            "then this client), then run this again."
+            "Is it running? (In the quickstart, `bash scripts/run.sh` starts it, then this client.)"
         )
-    return "Check the address and your network, then run this again."
+    return "Check the address and your network, then try again."
 
 
 def _host_name(host: str) -> str:
