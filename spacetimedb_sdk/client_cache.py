@@ -14,7 +14,6 @@ canonical name (``"user"``) and also found by the 0.7 class name (``"User"``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, ValuesView
 from types import ModuleType
 from typing import Any
@@ -22,10 +21,11 @@ from typing import Any
 from spacetimedb_sdk.bsatn import BsatnCodec
 from spacetimedb_sdk.legacy.bindings import LegacyBindings, load_legacy_bindings, snake_to_camel
 from spacetimedb_sdk.legacy.messages import TableNameDict
+from spacetimedb_sdk.redaction import sdk_logger
 
 __all__ = ["ClientCache", "TableCache", "snake_to_camel"]
 
-_log = logging.getLogger("spacetimedb_sdk.legacy")
+_log = sdk_logger("spacetimedb_sdk.legacy")
 
 
 class TableCache:

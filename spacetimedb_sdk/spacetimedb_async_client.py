@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -46,11 +45,12 @@ from spacetimedb_sdk.legacy.conventions import wants_address
 from spacetimedb_sdk.legacy.messages import TransactionUpdateMessage
 from spacetimedb_sdk.legacy.notices import connect_failure_notice, connection_lost_notice
 from spacetimedb_sdk.legacy.process_exit import process_exit
+from spacetimedb_sdk.redaction import sdk_logger
 from spacetimedb_sdk.spacetimedb_client import SpacetimeDBClient
 
 __all__ = ["SpacetimeDBAsyncClient", "SpacetimeDBException", "SpacetimeDBScheduledEvent"]
 
-_log = logging.getLogger("spacetimedb_sdk.legacy")
+_log = sdk_logger("spacetimedb_sdk.legacy")
 
 _Event = tuple[str, Any]
 
@@ -183,9 +183,7 @@ class SpacetimeDBAsyncClient:
         and scheduled events until ``force_close()``.
 
         Returns after a requested close; raises :class:`SpacetimeDBException` when connecting
-        fails or the connection drops -- except on a background thread with ``exit_process``
-        set, where it prints the exception's one-line message and ends the process instead
-        (see :mod:`spacetimedb_sdk.legacy.process_exit`).
+        fails or the connection drops.
         """
         self._on_async_loop_start()
         if self.is_closing:

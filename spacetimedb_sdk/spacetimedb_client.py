@@ -19,7 +19,6 @@ row callbacks still fire for every change, with a ``ReducerEvent`` whose caller 
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -51,6 +50,7 @@ from spacetimedb_sdk.legacy.translate import (
     connection_class,
     translate_effects,
 )
+from spacetimedb_sdk.redaction import sdk_logger
 from spacetimedb_sdk.sats_json import value_from_json
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ __all__ = [
     "TransactionUpdateMessage",
 ]
 
-_log = logging.getLogger("spacetimedb_sdk.legacy")
+_log = sdk_logger("spacetimedb_sdk.legacy")
 
 RowUpdateCallback = Callable[[str, Any, Any, "ReducerEvent | None"], None]
 

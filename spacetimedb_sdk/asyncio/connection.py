@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from spacetimedb_sdk.core.effects import ProtocolViolation
 from spacetimedb_sdk.core.errors import ConnectError, DisconnectedError
 from spacetimedb_sdk.errors import ProtocolError
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL
+from spacetimedb_sdk.redaction import sdk_logger, transport_logger
 from spacetimedb_sdk.sync.connection import close_error, handshake_error
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncioDriver"]
 
-_log = logging.getLogger("spacetimedb_sdk.driver")
+_log = sdk_logger("spacetimedb_sdk.driver")
 
 
 class AsyncioDriver(Driver):
@@ -69,6 +69,7 @@ class AsyncioDriver(Driver):
                 ping_timeout=config.ping_timeout,
                 max_size=config.max_message_size,
                 max_queue=None,
+                logger=transport_logger(),  # it logs the Authorization header at DEBUG
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise handshake_error(exc) from exc

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import threading
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from spacetimedb_sdk.redaction import sdk_logger
 
 if TYPE_CHECKING:
     from spacetimedb_sdk.client.db_connection import DbConnection
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["CallFuture"]
 
 T = TypeVar("T")
-_log = logging.getLogger("spacetimedb_sdk.client")
+_log = sdk_logger("spacetimedb_sdk.client")
 
 
 class CallFuture(Generic[T]):
@@ -60,8 +61,11 @@ class CallFuture(Generic[T]):
         self._observed = True
         future = self._future
         if not future.done() and self._conn is not None:
+            # The connection's wait honours the timeout (and pumps messages if need be): the
+            # time is spent by now, so a future still pending has timed out.
             self._conn._wait_for(future, timeout)
-        return future.result(timeout=0 if future.done() else timeout)
+            return future.result(timeout=0)
+        return future.result(timeout=timeout)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """Block like :meth:`result`; return the error, or None on success."""
@@ -107,6 +111,11 @@ class CallFuture(Generic[T]):
         return self._future
 
     # ------------------------------------------------------------------------------ completing
+    def _mark_handled(self) -> None:
+        """A user callback (``on_error``, ``on_result``) deals with the outcome: a failure
+        is not logged as unobserved."""
+        self._observed = True
+
     def _set_result(self, ctx: Any, value: T) -> None:
         self._ctx = ctx
         with _LOCK:

@@ -22,7 +22,6 @@ thread, in message order, and requests may be sent from any thread.
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
@@ -36,7 +35,6 @@ from spacetimedb_sdk.client.dispatch import dispatch_effects
 from spacetimedb_sdk.client.events import ErrorContext
 from spacetimedb_sdk.client.query import QueryBuilder
 from spacetimedb_sdk.client.reconnect import ReconnectPolicy
-from spacetimedb_sdk.client.redaction import install_redaction
 from spacetimedb_sdk.client.reducers import (
     DynamicRemoteProcedures,
     DynamicRemoteReducers,
@@ -55,6 +53,7 @@ from spacetimedb_sdk.core.stats import ConnectionStats
 from spacetimedb_sdk.core.table_layout import compile_module
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import ConnectionId, Identity
+from spacetimedb_sdk.redaction import protect, sdk_logger
 from spacetimedb_sdk.schema import ModuleSchema
 
 if TYPE_CHECKING:
@@ -63,8 +62,6 @@ if TYPE_CHECKING:
     from spacetimedb_sdk.client.driver import Driver
 
 __all__ = ["ConnectionConfig", "DbConnection", "DbConnectionBuilder"]
-
-install_redaction()
 
 if TYPE_CHECKING:
     # Defaults let `DbConnection.builder()` without generated bindings type as
@@ -127,6 +124,7 @@ class ConnectionConfig:
 
     def headers(self, token: str | None) -> dict[str, str]:
         """Request headers: ``Authorization: Bearer <token>`` when there is a token."""
+        protect(token)  # whatever its form, the token is masked in the logs from now on
         return {"Authorization": f"Bearer {token}"} if token else {}
 
 
@@ -146,7 +144,7 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
     def __init__(self, config: ConnectionConfig, module: RemoteModule) -> None:
         self._config = config
         self._module = module
-        self._log = logging.getLogger("spacetimedb_sdk.client")
+        self._log = sdk_logger("spacetimedb_sdk.client")
         self._core = ConnectionCore(
             compile_module(module.schema, module.bindings), token=config.token
         )

@@ -164,9 +164,13 @@ def _decoded(conn: DbConnection[Any, Any, Any], decode: Any, row: bytes, table: 
 
 def _reducer_done(conn: DbConnection[Any, Any, Any], effect: ReducerDone) -> None:
     ctx = ReducerEventContext(conn, effect.reducer_event)
+    handled = False
     for registry in conn._reducer_result_lists(effect.reducer_event.reducer):
         for cb in registry.snapshot():
+            handled = True
             conn._invoke(f"reducer {effect.reducer_event.reducer} on_result", cb, ctx)
     owner = effect.request.owner
     if owner is not None:
+        if handled:
+            owner._mark_handled()  # on_result saw the outcome: a failure is not unobserved
         owner._complete(ctx, effect.reducer_event)

@@ -152,8 +152,10 @@ class SubscriptionHandle:
         )
         for cb in self._on_error:
             self._conn._invoke("subscription on_error", cb, ctx, error)
-        if not self._on_error and not self._applied._observed:
-            self._applied._observed = True  # reported here once, not again by the future
+        if self._on_error:
+            self._applied._mark_handled()
+        elif not self._applied._observed:
+            self._applied._mark_handled()  # reported here once, not again by the future
             self._conn._log.warning("subscription %s failed: %s", list(self.queries), message)
         self._applied._set_exception(ctx, error)
         self._ended._set_result(ctx, self)

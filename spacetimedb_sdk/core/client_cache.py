@@ -9,15 +9,15 @@ after the whole batch is applied, so they see the state after the transaction.
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from spacetimedb_sdk.core.table_cache import TableCache, TableDelta
 from spacetimedb_sdk.core.table_layout import CompiledModule
+from spacetimedb_sdk.redaction import sdk_logger
 
 __all__ = ["ClientCache", "RowBatch", "TableOps"]
 
-_log = logging.getLogger("spacetimedb_sdk.cache")
+_log = sdk_logger("spacetimedb_sdk.cache")
 
 
 class TableOps:

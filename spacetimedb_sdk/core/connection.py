@@ -24,7 +24,6 @@ callbacks, outside the lock, on its one callback thread.
 from __future__ import annotations
 
 import enum
-import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -87,12 +86,13 @@ from spacetimedb_sdk.messages import (
     encode_client_message,
 )
 from spacetimedb_sdk.messages import InternalError as InternalErrorOutcome
+from spacetimedb_sdk.redaction import sdk_logger
 from spacetimedb_sdk.schema import ModuleSchema
 from spacetimedb_sdk.values import Ok
 
 __all__ = ["ConnectionCore", "ConnectionState"]
 
-_log = logging.getLogger("spacetimedb_sdk.core")
+_log = sdk_logger("spacetimedb_sdk.core")
 
 _SUPPORTED_PROTOCOLS = (V3_BSATN_PROTOCOL, V2_BSATN_PROTOCOL)
 

@@ -18,14 +18,15 @@ Lifecycle::
 from __future__ import annotations
 
 import enum
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from spacetimedb_sdk.redaction import sdk_logger
+
 __all__ = ["QuerySet", "QuerySetState", "SubscriptionManager"]
 
-_log = logging.getLogger("spacetimedb_sdk.subscription")
+_log = sdk_logger("spacetimedb_sdk.subscription")
 
 _U32 = 1 << 32
 

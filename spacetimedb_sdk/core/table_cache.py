@@ -18,17 +18,17 @@ Indexes are built on first use, then maintained on every apply:
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from spacetimedb_sdk.core.sorted_keys import SortedKeys
 from spacetimedb_sdk.core.table_layout import IndexLayout, TableLayout
+from spacetimedb_sdk.redaction import sdk_logger
 
 __all__ = ["BTreeIndexCache", "TableCache", "TableDelta", "UniqueIndexCache"]
 
-_log = logging.getLogger("spacetimedb_sdk.cache")
+_log = sdk_logger("spacetimedb_sdk.cache")
 _MISSING: Any = object()
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import pkgutil
 import urllib.error
 import urllib.parse
@@ -38,6 +37,7 @@ from spacetimedb_sdk.bsatn import Bindings, BsatnCodec, ProductBinding, compile_
 from spacetimedb_sdk.client.remote_module import RemoteModule
 from spacetimedb_sdk.legacy.json_rows import legacy_row_factory
 from spacetimedb_sdk.legacy.sql import TableNameResolver
+from spacetimedb_sdk.redaction import sdk_logger
 from spacetimedb_sdk.schema import ModuleSchema
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
     "snake_to_camel",
 ]
 
-_log = logging.getLogger("spacetimedb_sdk.legacy")
+_log = sdk_logger("spacetimedb_sdk.legacy")
 
 REDUCER_SUFFIX = "_reducer"
 

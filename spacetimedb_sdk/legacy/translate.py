@@ -23,7 +23,6 @@ their own message, even when the modern cache has already applied later ones.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -48,6 +47,7 @@ from spacetimedb_sdk.legacy.messages import (
     _IdentityReceivedMessage,
     _SubscriptionUpdateMessage,
 )
+from spacetimedb_sdk.redaction import sdk_logger
 
 __all__ = [
     "EffectSink",
@@ -57,7 +57,7 @@ __all__ = [
     "translate_effects",
 ]
 
-_log = logging.getLogger("spacetimedb_sdk.legacy")
+_log = sdk_logger("spacetimedb_sdk.legacy")
 
 #: ``sink(connection, effects)``: called on the connection's callback thread.
 EffectSink = Callable[["LegacyDbConnection", list[Effect]], None]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import inspect
-import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +32,15 @@ from spacetimedb_sdk.core.effects import ProtocolViolation
 from spacetimedb_sdk.core.errors import ConnectError, DisconnectedError
 from spacetimedb_sdk.errors import ProtocolError
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL
+from spacetimedb_sdk.redaction import sdk_logger, transport_logger
 
 if TYPE_CHECKING:
     from spacetimedb_sdk.client.db_connection import DbConnection
 
 __all__ = ["ThreadedDriver", "close_error", "handshake_error"]
 
-_log = logging.getLogger("spacetimedb_sdk.driver")
+_log = sdk_logger("spacetimedb_sdk.driver")
+_POLL = 0.02  # seconds between checks while another thread processes messages
 _LEGACY: dict[str, Any] = (
     {"legacy": True} if "legacy" in inspect.signature(connect).parameters else {}
 )
@@ -137,6 +139,7 @@ class ThreadedDriver(Driver):
                 ping_timeout=config.ping_timeout,
                 max_size=config.max_message_size,
                 max_queue=None,
+                logger=transport_logger(),  # it logs the Authorization header at DEBUG
                 **_LEGACY,
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
@@ -312,7 +315,7 @@ class ThreadedDriver(Driver):
             if remaining is not None and remaining <= 0:
                 return
             step = 0.25 if remaining is None else min(remaining, 0.25)
-            if not self._process_one(step, block=True) and self._done and self._inbox.empty():
+            if not self._pump(step, lambda wait: concurrent.futures.wait([future], wait)):
                 return
 
     def wait_closed(self, timeout: float | None = None) -> bool:
@@ -326,8 +329,22 @@ class ThreadedDriver(Driver):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return False
-            self._process_one(0.25 if remaining is None else min(remaining, 0.25), block=True)
+            self._pump(0.25 if remaining is None else min(remaining, 0.25), closed.wait)
         return True
+
+    def _pump(self, step: float, wait: Callable[[float], object]) -> bool:
+        """Process one message (waiting up to ``step``) for a thread blocked on a result;
+        False once nothing more can arrive. While another thread processes, only ``wait`` for
+        what it may complete, in short steps: waiting for the processing lock could overrun
+        the caller's timeout by a whole step."""
+        if not self._process_lock.acquire(blocking=False):
+            wait(min(step, _POLL))
+            return True
+        try:
+            processed = self._process_one(step, block=True)
+        finally:
+            self._process_lock.release()
+        return processed or not (self._done and self._inbox.empty())
 
     # ------------------------------------------------------------------------------ reconnect
     def _reconnect(self, error: BaseException | None) -> None:
