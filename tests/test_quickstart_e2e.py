@@ -202,21 +202,20 @@ def sigint_reaches_children() -> Iterator[None]:
             signal.signal(signal.SIGINT, previous)
 
 
-def wait_exit(client: ClientProcess, within: float) -> tuple[int, float]:
-    """The exit code of a client that should end by itself, and how long it took."""
-    started = time.monotonic()
+def wait_exit(client: ClientProcess, within: float) -> int:
+    """The exit code of a client that should end by itself within ``within`` seconds (a
+    generous bound: it only tells "ends by itself" from "hangs")."""
     try:
-        code = client.process.wait(within)
+        return client.process.wait(within)
     except subprocess.TimeoutExpired:
         client._fail(f"still running {within} s later")
-    return code, time.monotonic() - started
 
 
 def test_no_server_gives_one_line_and_a_nonzero_exit(tmp_path: Path) -> None:
     if not port_is_free(QUICKSTART_PORT):
         pytest.fail(f"port {QUICKSTART_PORT} is busy: this test needs nothing listening there")
     with clients(start(tmp_path)) as (alone,):
-        code, elapsed = wait_exit(alone, within=10.0)  # nobody presses Enter: it ends by itself
+        code = wait_exit(alone, within=10.0)  # nobody presses Enter: it ends by itself
         assert code != 0
         assert alone.rest() == []
         errors = alone.stderr_text().splitlines()
@@ -224,7 +223,6 @@ def test_no_server_gives_one_line_and_a_nonzero_exit(tmp_path: Path) -> None:
     assert "Traceback" not in errors[0]
     assert "localhost:3000" in errors[0] and "connection refused" in errors[0]
     assert "bash scripts/run.sh" in errors[0]
-    assert elapsed < 5.0
 
 
 def test_ctrl_c_closes_the_connection_and_exits(
@@ -238,9 +236,8 @@ def test_ctrl_c_closes_the_connection_and_exits(
             bob.read_until("SYSTEM: Connected.")
             own_prefix(alice.read_line())  # bob connected
             alice.process.send_signal(signal.SIGINT)  # one Ctrl-C
-            code, elapsed = wait_exit(alice, within=5.0)
+            code = wait_exit(alice, within=5.0)
             assert code in (130, 1), f"exit code {code}"
-            assert elapsed < 3.0
             assert "Traceback" not in alice.stderr_text()
             assert alice.rest() == []
             bob.expect(f"User {a} disconnected.")  # the server saw the connection close
@@ -257,13 +254,12 @@ def test_server_stopping_mid_session_ends_the_client(tmp_path: Path) -> None:
             alice.send("before the stop")
             alice.expect(f"{me}: before the stop")
             server.stop_thread()  # closes every socket (1001) as a stopping server does
-            code, elapsed = wait_exit(alice, within=10.0)
+            code = wait_exit(alice, within=10.0)
             assert alice.rest() == []
             errors = alice.stderr_text().splitlines()
     finally:
         server.stop_thread()
     assert code != 0
-    assert elapsed < 5.0
     assert len(errors) == 1, errors
     assert "went away" in errors[0] and "localhost:3000" in errors[0]
     assert "module exited" not in errors[0]
@@ -286,10 +282,9 @@ def test_server_killed_mid_session_ends_the_client(tmp_path: Path) -> None:
         with clients(start(tmp_path)) as (alice,):
             alice.read_until("SYSTEM: Connected.")
             server.process.kill()  # no close frame: the socket just drops
-            code, elapsed = wait_exit(alice, within=10.0)
+            code = wait_exit(alice, within=10.0)
             errors = alice.stderr_text().splitlines()
     assert code != 0
-    assert elapsed < 5.0
     assert len(errors) == 1, errors
     assert "went away" in errors[0] and "localhost:3000" in errors[0]
 
@@ -303,11 +298,10 @@ def test_a_token_from_another_server_is_explained(tmp_path: Path) -> None:
         first.read_until("SYSTEM: Connected.")
         expect_exit(first)
     with quickstart_server(), clients(start(home)) as (again,):
-        code, elapsed = wait_exit(again, within=10.0)
+        code = wait_exit(again, within=10.0)
         assert again.rest() == []
         errors = again.stderr_text().splitlines()
     assert code != 0
-    assert elapsed < 5.0
     assert len(errors) == 1, errors
     assert "different server" in errors[0]
     assert str(home / SETTINGS) in errors[0]  # which file to delete to start fresh
