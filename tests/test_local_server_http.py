@@ -334,3 +334,12 @@ def test_overlong_database_names_are_a_clear_400(server: LocalServer) -> None:
     # 64 characters is a valid name, just not hosted here.
     status, _, body = http_request("GET", f"{server.url}/v1/database/{'z' * 64}")
     assert (status, body.decode()) == (404, f"`{'z' * 64}` not found")
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_json_bodies_are_a_400(server: LocalServer, depth: int) -> None:
+    for body in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        status, _, text = call(server, "chat", "send_message", body)
+        assert status == 400, text
+        assert "nested too deeply" in text
+    assert call(server, "chat", "send_message", ["fine"])[0] == 200

@@ -775,3 +775,60 @@ def test_commits_survive_a_restart(tmp_path: Any) -> None:
         )
     assert status == 200, body
     assert b"durable" in body
+
+
+# ================================================================================ sessions
+
+
+def test_reusing_a_live_connection_id_never_disturbs_the_first_session(
+    server: LocalServer,
+) -> None:
+    shared = {"connection_id": ConnectionId.random().to_hex()}
+
+    async def main() -> None:
+        first = await RawClient.connect(server.ws_url, "chat", query=shared)
+        await first.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM message"]))
+        await first.expect(SubscribeApplied)
+        # Another identity with the same connection id gets a session of its own ...
+        second = await RawClient.connect(server.ws_url, "chat", query=shared)
+        assert first.initial is not None and second.initial is not None
+        assert second.initial.identity != first.initial.identity
+        assert second.initial.connection_id == first.initial.connection_id
+        await second.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM user"]))
+        await second.expect(SubscribeApplied)
+        await second.send(
+            CallReducer(2, 0, "send_message", args(server, "chat", "send_message", "from 2"))
+        )
+        assert isinstance((await second.expect(ReducerResult)).result, ReducerOk)
+        assert (await first.expect(TransactionUpdate)).query_sets[0].tables[0].table_name == (
+            "message"
+        )
+        # ... and the same identity with the same live connection id is refused.
+        token = first.initial.token
+        twin = await RawClient.connect(
+            server.ws_url, "chat", query=shared, token=token, read_initial=False
+        )
+        await expect_closed(twin, None)
+        await second.close()
+        await asyncio.sleep(0.2)
+        # The first session still gets answers and updates.
+        await first.send(
+            CallReducer(3, 0, "send_message", args(server, "chat", "send_message", "from 1"))
+        )
+        result = await first.expect(ReducerResult)
+        assert result.request_id == 3 and isinstance(result.result, ReducerOk)
+        other = await RawClient.connect(server.ws_url, "chat")
+        await other.send(
+            CallReducer(4, 0, "send_message", args(server, "chat", "send_message", "other"))
+        )
+        await other.expect(ReducerResult)
+        update = await first.expect(TransactionUpdate)
+        (rows,) = update.query_sets[0].tables[0].rows
+        assert isinstance(rows, PersistentTableRows) and len(rows.inserts) == 1
+        await first.send(OneOffQuery(5, "SELECT * FROM message"))
+        answer = await first.expect(OneOffQueryResult)
+        assert isinstance(answer.result, Ok) and len(answer.result.value.tables[0].rows) == 3
+        await other.close()
+        await first.close()
+
+    run(main)

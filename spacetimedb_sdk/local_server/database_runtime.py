@@ -16,6 +16,14 @@ Delivery: messages for WebSocket clients are encoded on the worker and handed to
 After each commit the subscription manager computes every connection's row changes; the caller
 of a WebSocket ``CallReducer`` gets them inside its ``ReducerResult``, everyone else affected
 gets a ``TransactionUpdate`` (never an empty one).
+
+Connections are keyed by ``(identity, connection id)``, as the real server keys its clients, so
+another identity reusing a connection id gets a session of its own; the same identity reusing a
+live connection id is refused (``st_client`` is unique on both).
+
+No exception escapes a database job into the event loop as anything but an ``Exception``: the
+host already turns module failures into call outcomes, and a ``BaseException`` that still gets
+out (``SystemExit``, ``KeyboardInterrupt``) becomes :class:`DatabaseJobError`.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -75,15 +83,43 @@ from spacetimedb_sdk.raw_module_def import encode_raw_module_def, raw_module_def
 from spacetimedb_sdk.sats_json import value_from_json
 from spacetimedb_sdk.timestamp import TimeDuration
 
-__all__ = ["ClientSink", "DatabaseRuntime", "HttpAnswer"]
+__all__ = [
+    "ClientKey",
+    "ClientRequest",
+    "ClientSink",
+    "DatabaseJobError",
+    "DatabaseRuntime",
+    "HttpAnswer",
+]
 
 log = logging.getLogger("spacetimedb_sdk.local_server")
 
 #: Receives encoded server messages for one connection, on the event-loop thread.
 ClientSink = Callable[[list[bytes]], None]
+#: One live WebSocket connection.
+ClientKey = tuple[Identity, ConnectionId]
+#: What a WebSocket client may ask of a database.
+ClientRequest = CallReducer | Subscribe | Unsubscribe | OneOffQuery | CallProcedure
+T = TypeVar("T")
+
+
+class DatabaseJobError(SpacetimeDBError):
+    """A database job raised a ``BaseException`` (e.g. ``SystemExit`` from module code)."""
+
+
+def _guarded(fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn`` on the worker so that only ``Exception`` subclasses reach the event loop
+    (a ``SystemExit`` there would end the whole server)."""
+    try:
+        return fn(*args)
+    except Exception:
+        raise
+    except BaseException as exc:
+        log.error("database job %s raised %r", getattr(fn, "__name__", fn), exc, exc_info=exc)
+        raise DatabaseJobError(f"{type(exc).__name__} escaped a database job") from exc
+
 
 _STRING_CODEC: Final = compile_codec(STRING)
-T = TypeVar("T")
 
 
 @dataclass
@@ -100,7 +136,7 @@ class HttpAnswer:
 class _WebSocketCall:
     """The ``request`` object of a WebSocket reducer call: collects the caller's own updates."""
 
-    connection_id: ConnectionId
+    key: ClientKey
     own_updates: list[QuerySetUpdate] = field(default_factory=list)
 
 
@@ -135,12 +171,16 @@ class DatabaseRuntime:
         # Worker-thread state.
         self.catalog = DatabaseCatalog(database)
         self.subscriptions = SubscriptionManager(database, self.catalog)
-        self._sinks: dict[ConnectionId, ClientSink] = {}
-        self._poisoned: set[ConnectionId] = set()
+        # Keyed by ClientKey; typed as the subscription manager's keys, which are the same.
+        self._sinks: dict[Hashable, ClientSink] = {}
+        self._poisoned: set[ClientKey] = set()
+        self._post_buffer: list[tuple[ClientSink, list[bytes]]] | None = None
         # Loop-thread state.
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: int | None = None
         self._closed = False
+        #: Set (from the loop) when the server stops: queued WebSocket requests are skipped.
+        self._closing = False
         database.add_commit_listener(self._on_commit)
         self._schema_v9 = raw_module_def_to_json(database.schema.to_raw_v9(), wrapped=False)
         self._schema_v10 = raw_module_def_to_json(database.schema.to_raw_v10(), wrapped=False)
@@ -182,50 +222,40 @@ class DatabaseRuntime:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise RuntimeError(f"database {self.name} is shut down")
-        return await self._loop.run_in_executor(self._executor, fn, *args)
-
-    def _submit_request(
-        self, connection_id: ConnectionId, fn: Callable[..., None], *args: Any
-    ) -> asyncio.Future[None]:
-        """Queue a WebSocket request without waiting (requests of one connection pipeline)."""
-        if self._closed:
-            raise RuntimeError(f"database {self.name} is shut down")
-        return self._loop.run_in_executor(
-            self._executor, self._unless_poisoned, connection_id, fn, *args
-        )
-
-    def _unless_poisoned(
-        self, connection_id: ConnectionId, fn: Callable[..., None], *args: Any
-    ) -> None:
-        # A connection that broke the protocol is being closed: skip what it sent afterwards.
-        if connection_id not in self._poisoned:
-            fn(*args)
+        return await self._loop.run_in_executor(self._executor, _guarded, fn, *args)
 
     def _post(self, batch: list[tuple[ClientSink, list[bytes]]]) -> None:
         """From the worker: hand encoded messages to their sinks on the loop, in order."""
-        if batch:
+        if self._post_buffer is not None:
+            self._post_buffer.extend(batch)
+        elif batch:
             with contextlib.suppress(RuntimeError):  # the loop is already closed
                 self._loop.call_soon_threadsafe(_deliver, batch)
 
-    def _send(self, connection_id: ConnectionId, *messages: ServerMessage) -> None:
-        sink = self._sinks.get(connection_id)
+    def _send(self, key: ClientKey, *messages: ServerMessage) -> None:
+        sink = self._sinks.get(key)
         if sink is not None:
             self._post([(sink, [encode_server_message(m) for m in messages])])
 
     def start(self) -> None:
         """Arm the schedule timer for rows already scheduled (call once, on the loop)."""
-        self._executor.submit(self._rearm_schedule_timer)
+        self._executor.submit(_guarded, self._rearm_schedule_timer)
+
+    def begin_shutdown(self) -> None:
+        """Skip WebSocket requests queued but not yet started (the server is stopping)."""
+        self._closing = True
 
     async def close(self) -> None:
         """Stop timers, wait for queued work, release the data directory."""
         if self._closed:
             return
+        self._closing = True
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self.database.remove_commit_listener(self._on_commit)
-        await self._loop.run_in_executor(self._executor, self.database.close)
+        await self._loop.run_in_executor(self._executor, _guarded, self.database.close)
         self._executor.shutdown(wait=True)
 
     # ============================================================================ commits
@@ -238,11 +268,11 @@ class DatabaseRuntime:
             result = self.subscriptions.transaction_updates(info.delta)
             batch: list[tuple[ClientSink, list[bytes]]] = []
             encoded: dict[tuple[Any, ...], bytes] = {}
-            for connection_id, updates in result.updates.items():
-                if caller_call is not None and connection_id == caller_call.connection_id:
+            for client, updates in result.updates.items():
+                if caller_call is not None and client == caller_call.key:
                     caller_call.own_updates = updates
                     continue
-                sink = self._sinks.get(connection_id)
+                sink = self._sinks.get(client)
                 if sink is None:
                     continue
                 # Subscribers of the same queries under the same set ids get identical bytes:
@@ -255,8 +285,8 @@ class DatabaseRuntime:
                 if message is None:
                     message = encoded[key] = encode_server_message(TransactionUpdate(updates))
                 batch.append((sink, [message]))
-            for connection_id, errors in result.errors.items():
-                sink = self._sinks.get(connection_id)
+            for client, errors in result.errors.items():
+                sink = self._sinks.get(client)
                 if sink is not None:
                     batch.append((sink, [encode_server_message(e) for e in errors]))
             self._post(batch)
@@ -286,12 +316,12 @@ class DatabaseRuntime:
         self._timer_due = None
         if not self._closed:
             with contextlib.suppress(RuntimeError):  # the executor is shutting down
-                self._executor.submit(self._run_due_schedules)
+                self._executor.submit(_guarded, self._run_due_schedules)
 
     def _run_due_schedules(self) -> None:
         try:
             self.database.run_due_schedules()
-        except Exception:
+        except BaseException:  # the timer must keep running whatever happened
             log.exception("scheduled calls of database %s failed", self.name)
         self._rearm_schedule_timer()
 
@@ -307,8 +337,9 @@ class DatabaseRuntime:
     ) -> str | None:
         refusal = self.database.client_connected(identity, connection_id)
         if refusal is None:
-            self._sinks[connection_id] = sink
-            self.subscriptions.add_client(connection_id, identity)
+            key = (identity, connection_id)
+            self._sinks[key] = sink
+            self.subscriptions.add_client(key, identity)
         return refusal
 
     async def disconnect(self, identity: Identity, connection_id: ConnectionId) -> None:
@@ -316,83 +347,75 @@ class DatabaseRuntime:
         await self._run(self._disconnect, identity, connection_id)
 
     def _disconnect(self, identity: Identity, connection_id: ConnectionId) -> None:
-        self._sinks.pop(connection_id, None)
-        self._poisoned.discard(connection_id)
-        self.subscriptions.remove_client(connection_id)
+        key = (identity, connection_id)
+        self._sinks.pop(key, None)
+        self._poisoned.discard(key)
+        self.subscriptions.remove_client(key)
         self.database.client_disconnected(identity, connection_id)
 
-    def subscribe(self, connection_id: ConnectionId, request: Subscribe) -> asyncio.Future[None]:
-        """Queue a Subscribe; the answer goes to the connection's sink.
+    def submit_requests(
+        self, identity: Identity, connection_id: ConnectionId, requests: Sequence[ClientRequest]
+    ) -> asyncio.Future[None]:
+        """Queue a connection's requests, run in order as one job; answers go to its sink.
 
-        The future fails with :class:`QuerySetInUseError` when the id names an active set;
-        the connection's later requests are then skipped (it is about to be closed).
+        One job per batch keeps the per-request cost low when a client pipelines (thread
+        hand-offs dominate otherwise). The future fails with :class:`QuerySetInUseError` when a
+        Subscribe names an active set; the connection's later requests are then skipped (it is
+        about to be closed). Requests still queued when the server stops are skipped too.
         """
-        return self._submit_request(connection_id, self._subscribe, connection_id, request)
+        if self._closed:
+            raise RuntimeError(f"database {self.name} is shut down")
+        key = (identity, connection_id)
+        return self._loop.run_in_executor(
+            self._executor, _guarded, self._run_requests, key, list(requests)
+        )
 
-    def _subscribe(self, connection_id: ConnectionId, request: Subscribe) -> None:
+    def _run_requests(self, key: ClientKey, requests: list[ClientRequest]) -> None:
+        # Everything the batch delivers (to anyone) is posted at the end, in production order.
+        buffered: list[tuple[ClientSink, list[bytes]]] = []
+        self._post_buffer = buffered
         try:
-            answer = self.subscriptions.subscribe(connection_id, request)
+            for request in requests:
+                if key in self._poisoned or key not in self._sinks or self._closing:
+                    return
+                if isinstance(request, CallReducer):
+                    self._call_reducer(key, request)
+                elif isinstance(request, Subscribe):
+                    self._subscribe(key, request)
+                elif isinstance(request, Unsubscribe):
+                    self._send(key, self.subscriptions.unsubscribe(key, request))
+                elif isinstance(request, OneOffQuery):
+                    self._send(key, self.subscriptions.one_off_query(key[0], request))
+                else:
+                    self._call_procedure(key, request)
+        finally:
+            self._post_buffer = None
+            self._post(buffered)
+
+    def _subscribe(self, key: ClientKey, request: Subscribe) -> None:
+        try:
+            answer = self.subscriptions.subscribe(key, request)
         except QuerySetInUseError:
-            self._poisoned.add(connection_id)
+            self._poisoned.add(key)
             raise
-        self._send(connection_id, answer)
+        self._send(key, answer)
 
-    def unsubscribe(
-        self, connection_id: ConnectionId, request: Unsubscribe
-    ) -> asyncio.Future[None]:
-        """Queue an Unsubscribe; the answer goes to the connection's sink."""
-        return self._submit_request(connection_id, self._unsubscribe, connection_id, request)
-
-    def _unsubscribe(self, connection_id: ConnectionId, request: Unsubscribe) -> None:
-        self._send(connection_id, self.subscriptions.unsubscribe(connection_id, request))
-
-    def one_off_query(
-        self, identity: Identity, connection_id: ConnectionId, request: OneOffQuery
-    ) -> asyncio.Future[None]:
-        """Queue a one-off query; the answer goes to the connection's sink."""
-        return self._submit_request(
-            connection_id, self._one_off_query, identity, connection_id, request
-        )
-
-    def _one_off_query(
-        self, identity: Identity, connection_id: ConnectionId, request: OneOffQuery
-    ) -> None:
-        self._send(connection_id, self.subscriptions.one_off_query(identity, request))
-
-    def call_reducer(
-        self, identity: Identity, connection_id: ConnectionId, request: CallReducer
-    ) -> asyncio.Future[None]:
-        """Queue a reducer call; its ``ReducerResult`` goes to the connection's sink."""
-        return self._submit_request(
-            connection_id, self._call_reducer, identity, connection_id, request
-        )
-
-    def _call_reducer(
-        self, identity: Identity, connection_id: ConnectionId, request: CallReducer
-    ) -> None:
-        call = _WebSocketCall(connection_id)
+    def _call_reducer(self, key: ClientKey, request: CallReducer) -> None:
+        call = _WebSocketCall(key)
+        identity, connection_id = key
         outcome = self.database.call_reducer(
             request.reducer, request.args, identity, connection_id, request=call
         )
         result = _reducer_outcome(outcome, call.own_updates)
-        self._send(connection_id, ReducerResult(request.request_id, outcome.timestamp, result))
+        self._send(key, ReducerResult(request.request_id, outcome.timestamp, result))
 
-    def call_procedure(
-        self, identity: Identity, connection_id: ConnectionId, request: CallProcedure
-    ) -> asyncio.Future[None]:
-        """Queue a procedure call; its ``ProcedureResult`` goes to the connection's sink."""
-        return self._submit_request(
-            connection_id, self._call_procedure, identity, connection_id, request
-        )
-
-    def _call_procedure(
-        self, identity: Identity, connection_id: ConnectionId, request: CallProcedure
-    ) -> None:
+    def _call_procedure(self, key: ClientKey, request: CallProcedure) -> None:
+        identity, connection_id = key
         outcome = self.database.call_procedure(
             request.procedure, request.args, identity, connection_id
         )
         self._send(
-            connection_id,
+            key,
             ProcedureResult(
                 _procedure_status(outcome),
                 outcome.timestamp,
@@ -469,7 +492,7 @@ class DatabaseRuntime:
     ) -> HttpAnswer:
         try:
             args = self._encode_args(params, body)
-        except (SatsJsonError, SpacetimeDBError, TypeError, ValueError) as exc:
+        except (SatsJsonError, SpacetimeDBError, TypeError, ValueError, RecursionError) as exc:
             return HttpAnswer(400, f"invalid arguments for reducer {name}: {exc}")
         outcome = self.database.call_reducer(name, args, identity, connection_id)
         headers = {
@@ -500,7 +523,7 @@ class DatabaseRuntime:
     ) -> HttpAnswer:
         try:
             args = self._encode_args(params, body)
-        except (SatsJsonError, SpacetimeDBError, TypeError, ValueError) as exc:
+        except (SatsJsonError, SpacetimeDBError, TypeError, ValueError, RecursionError) as exc:
             return HttpAnswer(400, f"invalid arguments for procedure {name}: {exc}")
         outcome = self.database.call_procedure(name, args, identity, connection_id)
         headers = {

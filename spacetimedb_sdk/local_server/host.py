@@ -11,9 +11,10 @@ synchronous and runs to completion (there is no concurrency inside a database)::
     when = db.next_scheduled_time()                # arm a timer; then db.run_due_schedules()
 
 Reducer calls (docs/protocol.md#reducer-outcomes): arguments are decoded into the module's
-own classes; ``SenderError`` gives a user error with its exact text; any other exception is
-logged with its traceback and reported as ``The instance encountered a fatal error.``; every
-write of a failed call is rolled back. With a ``data_dir`` each commit is durable (SQLite, see
+own classes; ``SenderError`` gives a user error with its exact text; any other exception
+(``SystemExit`` and ``KeyboardInterrupt`` included: module code never ends the host) is logged
+with its traceback and reported as ``The instance encountered a fatal error.``; every write of
+a failed call is rolled back. With a ``data_dir`` each commit is durable (SQLite, see
 :mod:`spacetimedb_sdk.local_server.durability`) before the call returns and before listeners
 hear of it. ``init`` runs once, when the database is first created; on a restart the clients
 left in ``st_client`` are disconnected (their ``client_disconnected`` runs).
@@ -37,7 +38,7 @@ from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.local_server.datastore import Datastore, Transaction
 from spacetimedb_sdk.local_server.durability import Durability
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
-from spacetimedb_sdk.local_server.module_loader import load_module
+from spacetimedb_sdk.local_server.module_loader import ModuleLoadError, load_module
 from spacetimedb_sdk.local_server.outcomes import (
     FATAL_ERROR_TEXT,
     CallStatus,
@@ -60,10 +61,12 @@ from spacetimedb_sdk.schedule_at import ScheduleAt
 from spacetimedb_sdk.schema import ModuleSchema
 from spacetimedb_sdk.timestamp import Timestamp
 
-__all__ = ["CommitListener", "Database", "GenericTx"]
+__all__ = ["DUPLICATE_CONNECTION_TEXT", "CommitListener", "Database", "GenericTx"]
 
 log = logging.getLogger("spacetimedb_sdk.local_server")
 
+#: Why a second connection with a live connection's identity and connection id is refused.
+DUPLICATE_CONNECTION_TEXT: Final = "this identity is already connected with this connection id"
 #: A commit listener; called synchronously after each durable commit.
 CommitListener = Callable[[CommitInfo], None]
 
@@ -132,7 +135,7 @@ class Database:
         self.py_module = py_module
         self.clock: Callable[[], Timestamp] = clock or Timestamp.now
         #: The module's own description (classes, functions) and its raw def.
-        self.model: ModuleModel = build_module_model(py_module)
+        self.model: ModuleModel = _describe(py_module)
         #: The validated, canonical schema (names as SQL and the wire use them).
         self.schema: ModuleSchema = ModuleSchema.from_raw(self.model.raw_def)
         self._listeners: list[CommitListener] = []
@@ -407,13 +410,10 @@ class Database:
         except SenderError as exc:
             tx.rollback()
             return self._failed(f, CallStatus.USER_ERROR, str(exc), timestamp, started)
-        except Exception:
+        except BaseException:  # SystemExit, KeyboardInterrupt too: the call fails, not the host
             tx.rollback()
             log.exception("reducer %s failed (caller %s)", f.name, sender)
             return self._failed(f, CallStatus.INTERNAL_ERROR, FATAL_ERROR_TEXT, timestamp, started)
-        except BaseException:
-            tx.rollback()
-            raise
 
         def outcome_of(delta: TxDelta) -> ReducerCallOutcome:
             return ReducerCallOutcome(
@@ -471,6 +471,9 @@ class Database:
         except BsatnDecodeError as exc:
             message = f"invalid arguments for reducer {name}: {exc}"
             return self._failed(f, CallStatus.BAD_ARGS, message, ts, started)
+        except BaseException:  # a module class's constructor failed on the decoded values
+            log.exception("decoding the arguments of reducer %s failed", name)
+            return self._failed(f, CallStatus.INTERNAL_ERROR, FATAL_ERROR_TEXT, ts, started)
         return self._run_reducer(
             f, values, caller_identity, connection_id, ts, TxKind.REDUCER, request, None, started
         )
@@ -499,6 +502,9 @@ class Database:
         except BsatnDecodeError as exc:
             message = f"invalid arguments for procedure {name}: {exc}"
             return ProcedureCallOutcome(name, CallStatus.BAD_ARGS, message, ts)
+        except BaseException:  # a module class's constructor failed on the decoded values
+            log.exception("decoding the arguments of procedure %s failed", name)
+            return ProcedureCallOutcome(name, CallStatus.INTERNAL_ERROR, FATAL_ERROR_TEXT, ts)
         return self._run_procedure(f, values, caller_identity, connection_id, ts, request, started)
 
     def _run_procedure(
@@ -528,7 +534,7 @@ class Database:
             result = f.model.fn(ctx, *args)
             assert f.return_codec is not None
             encoded = f.return_codec.encode(result)
-        except Exception:
+        except BaseException:  # SystemExit, KeyboardInterrupt too: the call fails, not the host
             if self._ds.current is not None:
                 self._ds.current.rollback()
             log.exception("procedure %s failed (caller %s)", f.name, sender)
@@ -549,24 +555,26 @@ class Database:
         request: object | None = None,
     ) -> str | None:
         """Register a new connection and run ``client_connected``; None if accepted, else the
-        rejection text (the reducer's ``SenderError`` text, or the fatal-error text)."""
+        rejection text (the reducer's ``SenderError`` text, the fatal-error text, or
+        :data:`DUPLICATE_CONNECTION_TEXT` when this identity already uses this connection id)."""
+        st = self._ds.st_client
+        row = ClientRow(identity, connection_id)
+        if st.codec.encode(row) in st.rows:  # st_client is unique on (identity, connection id)
+            return DUPLICATE_CONNECTION_TEXT
         ts = timestamp if timestamp is not None else self.clock()
         f = self._lifecycle.get(Lifecycle.ON_CONNECT)
         tx = self._ds.begin(ts)
         try:
-            tx.insert(self._ds.st_client, ClientRow(identity, connection_id))
+            tx.insert(st, row)
             if f is not None:
                 f.model.fn(ReducerContext(identity, connection_id, ts, self.identity, self.db_view))
         except SenderError as exc:
             tx.rollback()
             return str(exc)
-        except Exception:
+        except BaseException:  # SystemExit, KeyboardInterrupt too: a refusal, not a crash
             tx.rollback()
             log.exception("client_connected failed for %s", identity)
             return FATAL_ERROR_TEXT
-        except BaseException:
-            tx.rollback()
-            raise
         self._commit(
             tx, TxKind.CLIENT_CONNECTED, f.name if f else None, identity, connection_id, ts, request
         )
@@ -592,16 +600,13 @@ class Database:
             if f is not None:
                 f.model.fn(ReducerContext(identity, connection_id, ts, self.identity, self.db_view))
             tx.delete(st, row)
-        except Exception:
+        except BaseException:  # SystemExit, KeyboardInterrupt too: the client leaves anyway
             tx.rollback()
             log.exception("client_disconnected failed for %s", identity)
             tx = self._ds.begin(ts)
             tx.delete(st, row)
             self._commit(tx, TxKind.CLIENT_DISCONNECTED, None, identity, connection_id, ts, request)
             return
-        except BaseException:
-            tx.rollback()
-            raise
         self._commit(
             tx,
             TxKind.CLIENT_DISCONNECTED,
@@ -669,7 +674,11 @@ class Database:
             row_bytes = unique.map.get(key)
             if row_bytes is None:
                 continue
-            row = table.codec.decode(row_bytes)
+            try:
+                row = table.codec.decode(row_bytes)
+            except BaseException:  # the module's row class refused the stored values
+                log.exception("decoding schedule row of %s failed; the call is skipped", table_name)
+                continue
             at = table.column_getters[spec.schedule.at_column](row)
             one_shot = not (isinstance(at, ScheduleAt) and at.is_interval)
             if not one_shot:
@@ -760,6 +769,18 @@ def _first_due(at: Any, timestamp: Timestamp) -> int:
             return value.micros_since_unix_epoch
         return timestamp.micros_since_unix_epoch + value.micros
     raise BsatnError(f"schedule column holds {at!r}, not a ScheduleAt")
+
+
+def _describe(py_module: ModuleType) -> ModuleModel:
+    """The module's model; module code run meanwhile (e.g. annotations) cannot end the host."""
+    try:
+        return build_module_model(py_module)
+    except Exception:
+        raise
+    except BaseException as exc:
+        raise ModuleLoadError(
+            f"module {py_module.__name__} raised {type(exc).__name__} while being described"
+        ) from exc
 
 
 def _micros_since(started: float) -> int:

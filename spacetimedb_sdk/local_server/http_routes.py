@@ -261,6 +261,8 @@ async def database_call(request: web.Request) -> web.Response:
         return _text(400, "The request body is not valid UTF-8", headers)
     except ValueError as exc:
         return _text(400, f"Failed to parse the request body as JSON: {exc}", headers)
+    except RecursionError:
+        return _text(400, "Failed to parse the request body as JSON: nested too deeply", headers)
     answer = await database.http_call(caller.identity, request.match_info["function"], body)
     return _answer(answer, caller)
 

@@ -160,6 +160,8 @@ class LocalServer:
             return
         state = self.state
         state.stopping = True
+        for runtime in state.databases.values():
+            runtime.begin_shutdown()  # requests not yet started are dropped, so stopping is quick
         for session in list(state.sessions):
             session.shutdown()
         deadline = time.monotonic() + _STOP_TIMEOUT

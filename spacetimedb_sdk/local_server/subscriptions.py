@@ -28,12 +28,12 @@ stops as soon as it is exceeded. Updates of applied sets are not limited.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from spacetimedb_sdk.errors import SpacetimeDBError
-from spacetimedb_sdk.identity import ConnectionId, Identity
+from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.catalog import DatabaseCatalog
 from spacetimedb_sdk.local_server.host import Database
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
@@ -77,6 +77,7 @@ from spacetimedb_sdk.row_list import BsatnRowList
 from spacetimedb_sdk.values import Err, Ok
 
 __all__ = [
+    "ClientKey",
     "QuerySet",
     "QuerySetInUseError",
     "SubscribedQuery",
@@ -125,6 +126,11 @@ class QuerySet:
     queries: tuple[SubscribedQuery, ...]
 
 
+#: Names one live connection. The network layer uses ``(identity, connection id)``, as the real
+#: server does, so two clients that reuse one connection id never share a session.
+ClientKey = Hashable
+
+
 @dataclass(eq=False)
 class _Client:
     identity: Identity
@@ -139,8 +145,8 @@ class TransactionUpdates:
     failed while being evaluated (already removed; tell the client with ``request_id=None``).
     """
 
-    updates: dict[ConnectionId, list[QuerySetUpdate]] = field(default_factory=dict)
-    errors: dict[ConnectionId, list[SubscriptionError]] = field(default_factory=dict)
+    updates: dict[ClientKey, list[QuerySetUpdate]] = field(default_factory=dict)
+    errors: dict[ClientKey, list[SubscriptionError]] = field(default_factory=dict)
 
 
 def _join_plan(bound: BoundQuery) -> _JoinPlan | None:
@@ -386,20 +392,20 @@ class SubscriptionManager:
     def __init__(self, database: Database, catalog: DatabaseCatalog | None = None) -> None:
         self._db = database
         self.catalog = catalog or DatabaseCatalog(database)
-        self._clients: dict[ConnectionId, _Client] = {}
+        self._clients: dict[ClientKey, _Client] = {}
 
     # -- connections -------------------------------------------------------------------------------
-    def add_client(self, connection_id: ConnectionId, identity: Identity) -> None:
+    def add_client(self, key: ClientKey, identity: Identity) -> None:
         """Start tracking a connection (no query sets yet)."""
-        self._clients[connection_id] = _Client(identity)
+        self._clients[key] = _Client(identity)
 
-    def remove_client(self, connection_id: ConnectionId) -> None:
+    def remove_client(self, key: ClientKey) -> None:
         """Forget a connection and all its query sets."""
-        self._clients.pop(connection_id, None)
+        self._clients.pop(key, None)
 
-    def query_sets(self, connection_id: ConnectionId) -> dict[int, QuerySet]:
+    def query_sets(self, key: ClientKey) -> dict[int, QuerySet]:
         """The active query sets of a connection, by id."""
-        client = self._clients.get(connection_id)
+        client = self._clients.get(key)
         return dict(client.sets) if client is not None else {}
 
     @property
@@ -440,14 +446,12 @@ class SubscriptionManager:
         return tuple(out)
 
     # -- requests ---------------------------------------------------------------------------------
-    def subscribe(
-        self, connection_id: ConnectionId, request: Subscribe
-    ) -> SubscribeApplied | SubscriptionError:
+    def subscribe(self, key: ClientKey, request: Subscribe) -> SubscribeApplied | SubscriptionError:
         """Apply a query set and return its initial rows, or the error that stopped it.
 
         Raises :class:`QuerySetInUseError` when the id names an active set of this connection.
         """
-        client = self._clients[connection_id]
+        client = self._clients[key]
         set_id = request.query_set_id.id
         if set_id in client.sets:
             raise QuerySetInUseError(
@@ -464,10 +468,10 @@ class SubscriptionManager:
         return SubscribeApplied(request.request_id, request.query_set_id, rows)
 
     def unsubscribe(
-        self, connection_id: ConnectionId, request: Unsubscribe
+        self, key: ClientKey, request: Unsubscribe
     ) -> UnsubscribeApplied | SubscriptionError:
         """Remove a query set (with its current rows when ``SendDroppedRows`` was asked for)."""
-        client = self._clients[connection_id]
+        client = self._clients[key]
         set_id = request.query_set_id.id
         query_set = client.sets.pop(set_id, None)
         if query_set is None:
@@ -515,7 +519,7 @@ class SubscriptionManager:
     def transaction_updates(
         self,
         delta: TxDelta,
-        include: Callable[[ConnectionId], bool] | None = None,
+        include: Callable[[ClientKey], bool] | None = None,
     ) -> TransactionUpdates:
         """The per-connection row changes of a committed transaction.
 
@@ -527,8 +531,8 @@ class SubscriptionManager:
             return result
         touched = delta.tables.keys()
         evaluator = _Evaluator(self._db, delta)
-        for connection_id, client in self._clients.items():
-            if not client.sets or (include is not None and not include(connection_id)):
+        for key, client in self._clients.items():
+            if not client.sets or (include is not None and not include(key)):
                 continue
             updates: list[QuerySetUpdate] = []
             failed: list[int] = []
@@ -537,7 +541,7 @@ class SubscriptionManager:
                     update = self._set_update(evaluator, query_set, touched)
                 except Exception as exc:  # a broken query must not take the others down
                     failed.append(set_id)
-                    result.errors.setdefault(connection_id, []).append(
+                    result.errors.setdefault(key, []).append(
                         SubscriptionError(None, QuerySetId(set_id), f"{type(exc).__name__}: {exc}")
                     )
                     continue
@@ -546,7 +550,7 @@ class SubscriptionManager:
             for set_id in failed:
                 del client.sets[set_id]
             if updates:
-                result.updates[connection_id] = updates
+                result.updates[key] = updates
         return result
 
     @staticmethod

@@ -6,18 +6,22 @@ Life of a session:
 2. ``InitialConnection`` is queued first, then the session runs four tasks:
 
    * the **reader** receives frames, answers pings, notes every received frame for the idle
-     timer and queues binary frames (more than ``max_incoming_queue`` waiting: close 1013
-     ``too many requests``);
+     timer and queues binary frames;
    * the **processor** decodes queued frames (v2: exactly one message; v3: messages back to back,
-     each handled before the next is decoded) and hands each request to the database, waiting
-     for it to finish so answers keep request order;
+     yielding to the event loop every few hundred) and hands each request to the database,
+     which answers in request order. Requests are counted one per *message*: when the frames
+     waiting plus the requests decoded and not yet finished reach ``max_incoming_queue``, the
+     session closes with 1013 ``too many requests`` (so one v3 frame packed with empty
+     messages cannot queue unbounded work);
    * the **writer** (:class:`~spacetimedb_sdk.local_server.outbox.Outbox`) sends what the
-     database delivers, coalescing and compressing for v3;
+     database delivers, coalescing and compressing for v3. More than ``max_outgoing_bytes``
+     waiting for a client that does not read drops that client's TCP connection;
    * the **keep-alive** pings every ``ping_interval`` (only when the previous ping was answered)
      and drops the TCP connection after ``idle_timeout`` without any received frame.
 
 3. A text frame, an undecodable or empty frame, or reusing an active query-set id closes with
-   1011 and the error text; server shutdown closes with 1001 ``module exited``.
+   1011 and the error text; WebSocket-level violations close with aiohttp's codes (1002
+   protocol error, 1009 too big); server shutdown closes with 1001 ``module exited``.
 4. ``client_disconnected`` runs when the session ends, whatever the reason.
 """
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -36,18 +41,12 @@ from spacetimedb_sdk.compression import Compression
 from spacetimedb_sdk.errors import SpacetimeDBError
 from spacetimedb_sdk.frames import V3_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import ConnectionId
-from spacetimedb_sdk.local_server.database_runtime import DatabaseRuntime
-from spacetimedb_sdk.local_server.outbox import Outbox
+from spacetimedb_sdk.local_server.database_runtime import ClientRequest, DatabaseRuntime
+from spacetimedb_sdk.local_server.outbox import DEFAULT_MAX_OUTGOING_BYTES, Outbox
 from spacetimedb_sdk.local_server.request_auth import Caller
 from spacetimedb_sdk.local_server.subscriptions import QuerySetInUseError
 from spacetimedb_sdk.messages import (
-    CallProcedure,
-    CallReducer,
-    ClientMessage,
     InitialConnection,
-    OneOffQuery,
-    Subscribe,
-    Unsubscribe,
     decode_client_message,
     decode_client_message_from,
     encode_server_message,
@@ -57,6 +56,7 @@ __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_INTERNAL_ERROR",
     "CLOSE_TRY_AGAIN_LATER",
+    "DEFAULT_MAX_OUTGOING_BYTES",
     "MAX_CLIENT_MESSAGE_SIZE",
     "SessionConfig",
     "WebSocketSession",
@@ -70,6 +70,8 @@ CLOSE_TRY_AGAIN_LATER: Final = 1013
 #: Largest client message the server accepts (bigger ones drop the connection).
 MAX_CLIENT_MESSAGE_SIZE: Final = 32 * 1024 * 1024
 _MAX_CLOSE_REASON: Final = 123  # bytes; the WebSocket limit for a close frame's reason
+#: v3 messages decoded between two yields to the event loop.
+_DECODE_STEP: Final = 64
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,10 @@ class SessionConfig:
     ping_interval: float = 15.0
     idle_timeout: float = 30.0
     max_message_size: int = MAX_CLIENT_MESSAGE_SIZE
+    #: Requests (messages, not frames) waiting or in flight per connection.
     max_incoming_queue: int = 16384
+    #: Encoded server messages waiting to be sent to one client; past it the client is dropped.
+    max_outgoing_bytes: int = DEFAULT_MAX_OUTGOING_BYTES
     #: How long to wait for the client's Close after sending ours.
     close_timeout: float = 0.25
     #: How long a closing session waits for queued messages to be written.
@@ -99,6 +104,20 @@ def _close_reason(text: str) -> bytes:
     if len(data) <= _MAX_CLOSE_REASON:
         return data
     return data[: _MAX_CLOSE_REASON - 3].decode(errors="ignore").encode() + b"..."
+
+
+def _decode_one(frame: bytes) -> ClientRequest:
+    try:
+        return decode_client_message(frame)
+    except Exception as exc:  # whatever the decoder raises, the client sent bad bytes
+        raise _ProtocolViolationError(f"invalid client message: {exc}") from None
+
+
+def _decode_from(frame: bytes, offset: int) -> tuple[ClientRequest, int]:
+    try:
+        return decode_client_message_from(frame, offset)
+    except Exception as exc:  # whatever the decoder raises, the client sent bad bytes
+        raise _ProtocolViolationError(f"invalid client message: {exc}") from None
 
 
 class WebSocketSession:
@@ -124,7 +143,13 @@ class WebSocketSession:
         self.protocol = protocol
         self._v3 = protocol == V3_BSATN_PROTOCOL
         self._config = config
-        self.outbox = Outbox(ws.send_bytes, coalesce=self._v3, compression=compression)
+        self.outbox = Outbox(
+            ws.send_bytes,
+            coalesce=self._v3,
+            compression=compression,
+            max_bytes=config.max_outgoing_bytes,
+            on_overflow=self._drop_lagging,
+        )
         self._incoming: asyncio.Queue[bytes] = asyncio.Queue()
         self._last_received = time.monotonic()
         self._awaiting_pong = False
@@ -201,6 +226,19 @@ class WebSocketSession:
             transport.close()
         self._stop.set()
 
+    def _drop_lagging(self) -> None:
+        """The client stopped reading: abort the connection and free what waits for it."""
+        log.warning(
+            "dropping %s: more than %d bytes waiting to be sent",
+            self.connection_id,
+            self._config.max_outgoing_bytes,
+        )
+        self._dropped = True
+        transport = self._request.transport
+        if transport is not None:
+            transport.abort()  # close() would wait to flush to a peer that is not reading
+        self._stop.set()
+
     # ============================================================================ tasks
     async def _write(self) -> None:
         try:
@@ -237,60 +275,67 @@ class WebSocketSession:
         try:
             while True:
                 frame = await self._incoming.get()
-                self._handle_frame(frame)
+                if self._v3:
+                    await self._handle_v3_frame(frame)
+                else:
+                    self._handle_v2_frames(frame)
         except _ProtocolViolationError as exc:
             self._request_close(exc.code, str(exc))
+        except Exception as exc:  # a bug must close this session, not leave it hanging
+            log.exception("processing a frame of %s failed", self.connection_id)
+            self._request_close(CLOSE_INTERNAL_ERROR, f"internal server error: {exc}")
 
-    def _handle_frame(self, frame: bytes) -> None:
-        if not self._v3:
-            self._dispatch(self._decode_one(frame))
-            return
+    def _handle_v2_frames(self, frame: bytes) -> None:
+        """One message per frame; frames already waiting go to the database as one batch."""
+        batch: list[ClientRequest] = []
+        try:
+            while True:
+                batch.append(_decode_one(frame))
+                if len(batch) >= _DECODE_STEP or self._incoming.empty():
+                    break
+                frame = self._incoming.get_nowait()
+        finally:
+            self._dispatch(batch)  # the requests before a bad frame still run
+
+    async def _handle_v3_frame(self, frame: bytes) -> None:
+        """Messages back to back; decoded in steps, yielding to the event loop between them."""
         if not frame:
             raise _ProtocolViolationError(
                 "empty v3 client frame: it must hold at least one message"
             )
-        offset = 0
+        limit = self._config.max_incoming_queue
+        offset = count = 0
         while offset < len(frame) and not self._stop.is_set():
+            batch: list[ClientRequest] = []
             try:
-                message, offset = decode_client_message_from(frame, offset)
-            except SpacetimeDBError as exc:
-                raise _ProtocolViolationError(f"invalid client message: {exc}") from None
-            self._dispatch(message)
+                while offset < len(frame) and len(batch) < _DECODE_STEP:
+                    # Every message counts, so one frame cannot queue unbounded work.
+                    if count >= limit or self._incoming.qsize() + self._in_flight >= limit:
+                        raise _ProtocolViolationError("too many requests", CLOSE_TRY_AGAIN_LATER)
+                    message, offset = _decode_from(frame, offset)
+                    batch.append(message)
+                    count += 1
+            finally:
+                self._dispatch(batch)  # the requests before a bad message still run
+            await asyncio.sleep(0)  # other clients and HTTP requests get their turn
 
-    @staticmethod
-    def _decode_one(frame: bytes) -> ClientMessage:
-        try:
-            return decode_client_message(frame)
-        except SpacetimeDBError as exc:
-            raise _ProtocolViolationError(f"invalid client message: {exc}") from None
+    def _dispatch(self, batch: list[ClientRequest]) -> None:
+        """Queue requests on the database thread; their answers arrive through :meth:`deliver`.
 
-    def _dispatch(self, message: ClientMessage) -> None:
-        """Queue the request on the database thread; its answer arrives through :meth:`deliver`.
-
-        Requests are not awaited one by one: the database runs them in submission order and
-        posts answers in that order, so several requests can be in flight (their count plus the
-        frames waiting to be decoded is what ``max_incoming_queue`` limits).
+        Requests are not awaited: the database runs them in submission order and posts answers
+        in that order, so several can be in flight (their count plus the frames waiting to be
+        decoded is what ``max_incoming_queue`` limits).
         """
-        runtime, identity, connection_id = self._runtime, self.identity, self.connection_id
-        job: asyncio.Future[None]
-        if isinstance(message, CallReducer):
-            job = runtime.call_reducer(identity, connection_id, message)
-        elif isinstance(message, Subscribe):
-            job = runtime.subscribe(connection_id, message)
-        elif isinstance(message, Unsubscribe):
-            job = runtime.unsubscribe(connection_id, message)
-        elif isinstance(message, OneOffQuery):
-            job = runtime.one_off_query(identity, connection_id, message)
-        elif isinstance(message, CallProcedure):
-            job = runtime.call_procedure(identity, connection_id, message)
-        else:  # pragma: no cover - the decoder produces only the types above
-            raise _ProtocolViolationError(f"unexpected client message {type(message).__name__}")
-        self._in_flight += 1
+        if not batch:
+            return
+        job = self._runtime.submit_requests(self.identity, self.connection_id, batch)
+        size = len(batch)
+        self._in_flight += size
         self._last_job = job
-        job.add_done_callback(self._job_done)
+        job.add_done_callback(functools.partial(self._job_done, size))
 
-    def _job_done(self, job: asyncio.Future[None]) -> None:
-        self._in_flight -= 1
+    def _job_done(self, size: int, job: asyncio.Future[None]) -> None:
+        self._in_flight -= size
         if job.cancelled():
             return
         exc = job.exception()
