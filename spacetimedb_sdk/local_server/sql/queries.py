@@ -1,0 +1,330 @@
+"""Binding: subscription and one-off queries (:class:`BoundQuery`), and the FROM/WHERE part
+(:class:`FromClause`) they share with HTTP selects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from spacetimedb_sdk.algebraic_type import BOOL
+from spacetimedb_sdk.identity import Identity
+from spacetimedb_sdk.local_server.sql.ast import Query, Star
+from spacetimedb_sdk.local_server.sql.catalog import Catalog
+from spacetimedb_sdk.local_server.sql.errors import SqlError, recursion_guard
+from spacetimedb_sdk.local_server.sql.predicates import Getter, always_true, compile_predicate
+from spacetimedb_sdk.local_server.sql.row_budget import RowBudget
+from spacetimedb_sdk.local_server.sql.typed_tree import (
+    BoundCompare,
+    BoundExpr,
+    BoundLogic,
+    FieldRef,
+    Source,
+    TypeChecker,
+    require_table,
+)
+
+__all__ = [
+    "BoundQuery",
+    "FromClause",
+    "Row",
+    "bind_from",
+    "bind_query",
+    "bind_subscription",
+    "star_source",
+]
+
+
+#: A row in the codec's generic product shape: column name -> value.
+Row: TypeAlias = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FromClause:
+    """The typed FROM + WHERE part shared by subscription queries and HTTP selects."""
+
+    sources: tuple[Source, ...]
+    join_conditions: tuple[BoundCompare | None, ...]
+    filter: BoundExpr | None
+    sender: Identity | None
+    _keep: Getter | None = field(init=False, repr=False, compare=False)
+    _join_keeps: tuple[Getter | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Compile once: subscriptions are re-evaluated on every transaction.
+        keep = None if self.filter is None else compile_predicate(self.filter, False, self.sender)
+        object.__setattr__(self, "_keep", keep)
+        join_keeps = tuple(
+            None if c is None else compile_predicate(c, False, self.sender)
+            for c in self.join_conditions
+        )
+        object.__setattr__(self, "_join_keeps", join_keeps)
+
+    def matches(
+        self, scan: Callable[[str], Iterable[Row]], budget: RowBudget | None = None
+    ) -> Iterator[dict[str, Row]]:
+        """Every combination of rows satisfying the ON conditions and WHERE, as alias -> row.
+
+        With a ``budget``, every row scanned and every join combination is charged to it.
+        """
+        first = self.sources[0]
+        rows = scan(first.table.name)
+        if budget is not None:
+            rows = budget.meter(rows)
+        envs: Iterable[dict[str, Row]]
+        if len(self.sources) == 1:
+            alias = first.alias
+            envs = ({alias: row} for row in rows)  # lazy: a LIMIT stops the scan
+        else:
+            joined = [{first.alias: row} for row in rows]
+            for source, condition, join_keep in zip(
+                self.sources[1:], self.join_conditions, self._join_keeps, strict=True
+            ):
+                joined = _join_rows(joined, source, condition, join_keep, scan, budget)
+            envs = joined
+        keep = self._keep
+        if keep is None:
+            yield from envs
+            return
+        for env in envs:
+            if keep(env):
+                yield env
+
+
+def _join_rows(
+    envs: list[dict[str, Row]],
+    source: Source,
+    condition: BoundCompare | None,
+    keep: Getter | None,
+    scan: Callable[[str], Iterable[Row]],
+    budget: RowBudget | None,
+) -> list[dict[str, Row]]:
+    scanned = scan(source.table.name)
+    rows = list(scanned if budget is None else budget.meter(scanned))
+    alias = source.alias
+    probe = _hash_join_sides(condition, alias)
+    if probe is not None:
+        outer, inner = probe
+        buckets: dict[Any, list[Row]] = {}
+        for row in rows:
+            buckets.setdefault(row[inner.column], []).append(row)
+        pairs = (
+            {**env, alias: row}
+            for env in envs
+            for row in buckets.get(env[outer.alias][outer.column], ())
+        )
+        return list(pairs if budget is None else budget.meter(pairs))
+    combined: Iterator[dict[str, Row]] = ({**env, alias: row} for env in envs for row in rows)
+    if budget is not None:
+        combined = budget.meter(combined)  # every combination examined counts, kept or not
+    if keep is None:
+        return list(combined)
+    return [env for env in combined if keep(env)]
+
+
+def _hash_join_sides(
+    condition: BoundCompare | None, new_alias: str
+) -> tuple[FieldRef, FieldRef] | None:
+    """(earlier side, new side) when ``condition`` is ``earlier.x = new.y``."""
+    if condition is None or condition.op != "=":
+        return None
+    left, right = condition.left, condition.right
+    if not isinstance(left, FieldRef) or not isinstance(right, FieldRef):
+        return None
+    if right.alias == new_alias and left.alias != new_alias:
+        return left, right
+    if left.alias == new_alias and right.alias != new_alias:
+        return right, left
+    return None
+
+
+def bind_from(
+    query: Query, catalog: Catalog, checker: TypeChecker, sender: Identity | None
+) -> FromClause:
+    """Resolve and type the FROM, JOIN ... ON and WHERE parts of ``query``."""
+    sources = [Source(query.alias, require_table(catalog, query.table))]
+    checker.add(query.alias, sources[0].table)
+    conditions: list[BoundCompare | None] = []
+    for join in query.joins:
+        if join.alias in checker.scope:
+            raise SqlError(f"Duplicate name `{join.alias}`")
+        table = require_table(catalog, join.table)
+        checker.add(join.alias, table)
+        sources.append(Source(join.alias, table))
+        if join.on is None:
+            conditions.append(None)
+            continue
+        bound = checker.check(join.on, BOOL)
+        assert isinstance(bound, BoundCompare)
+        conditions.append(bound)
+    where = None if query.where is None else checker.check(query.where, BOOL)
+    if query.uses_sender and sender is None:
+        raise SqlError("the query uses :sender but no caller identity was given")
+    return FromClause(tuple(sources), tuple(conditions), where, sender)
+
+
+def star_source(star: Star, sources: Sequence[Source]) -> Source:
+    """The source ``*`` / ``t.*`` selects (``*`` only for single-table queries)."""
+    if star.table is None:
+        if len(sources) > 1:
+            raise SqlError("SELECT * is not supported for joins")
+        return sources[0]
+    for source in sources:
+        if source.alias == star.table:
+            return source
+    raise SqlError(f"`{star.table}` is not in scope")
+
+
+@dataclass(frozen=True)
+class BoundQuery:
+    """A type-checked query returning whole rows of one table (subscriptions, one-off queries).
+
+    ``table`` is the canonical name of the returned table; ``tables`` every table read.
+    """
+
+    query: Query
+    returns: Source
+    sources: tuple[Source, ...]
+    join_conditions: tuple[BoundCompare | None, ...]
+    filter: BoundExpr | None
+    sender: Identity | None
+    _from: FromClause = field(repr=False, compare=False)
+    _row_predicate: Callable[[Row], bool] | None = field(repr=False, compare=False)
+
+    @property
+    def table(self) -> str:
+        """Canonical name of the table whose rows the query returns."""
+        return self.returns.table.name
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Canonical names of all tables the query reads, in FROM order."""
+        return tuple(source.table.name for source in self.sources)
+
+    @property
+    def is_join(self) -> bool:
+        """True when more than one table is involved."""
+        return len(self.sources) > 1
+
+    def row_predicate(self) -> Callable[[Row], bool]:
+        """The compiled WHERE over one row of a single-table query."""
+        if self._row_predicate is None:
+            raise SqlError("a join query has no single-row predicate; use evaluate()")
+        return self._row_predicate
+
+    def evaluate(
+        self, scan: Callable[[str], Iterable[Row]], budget: RowBudget | None = None
+    ) -> list[Row]:
+        """The returned table's rows, one per matching combination (a bag, like the server).
+
+        ``scan(table_name)`` yields the current rows of a table; a ``budget`` bounds the work
+        (:class:`RowLimitExceededError` once it is spent).
+        """
+        if self._row_predicate is not None:
+            keep = self._row_predicate
+            rows = scan(self.table)
+            return [row for row in (rows if budget is None else budget.meter(rows)) if keep(row)]
+        alias = self.returns.alias
+        return [env[alias] for env in self._from.matches(scan, budget)]
+
+
+def bind_query(
+    query: Query,
+    catalog: Catalog,
+    *,
+    sender: Identity | None = None,
+    subscription: bool = False,
+) -> BoundQuery:
+    """Resolve and type-check a subscription-language query (see :func:`bind_subscription`)."""
+    with recursion_guard("type checker"):
+        return _bind_query(query, catalog, sender, subscription)
+
+
+def _bind_query(
+    query: Query, catalog: Catalog, sender: Identity | None, subscription: bool
+) -> BoundQuery:
+    checker = TypeChecker()
+    bound_from = bind_from(query, catalog, checker, sender)
+    projection = query.projection
+    if not isinstance(projection, Star) or query.limit is not None:
+        raise SqlError(
+            "Column projections are not supported in subscriptions; "
+            "Subscriptions must return a table type"
+        )
+    returns = star_source(projection, bound_from.sources)
+    if subscription:
+        _check_subscription_plan(bound_from, returns)
+    row_predicate: Callable[[Row], bool] | None = None
+    if len(bound_from.sources) == 1:
+        row_predicate = (
+            always_true
+            if bound_from.filter is None
+            else compile_predicate(bound_from.filter, True, sender)
+        )
+    return BoundQuery(
+        query=query,
+        returns=returns,
+        sources=bound_from.sources,
+        join_conditions=bound_from.join_conditions,
+        filter=bound_from.filter,
+        sender=sender,
+        _from=bound_from,
+        _row_predicate=row_predicate,
+    )
+
+
+def bind_subscription(
+    query: Query, catalog: Catalog, *, sender: Identity | None = None
+) -> BoundQuery:
+    """Bind a subscription query, applying the extra subscription rules.
+
+    Beyond the one-off rules: at most two tables; the looked-up (joined) table's join column
+    must be indexed (when the catalog knows indexes); an event table cannot be looked up.
+    ``sender`` is required when the query mentions ``:sender``.
+    """
+    return bind_query(query, catalog, sender=sender, subscription=True)
+
+
+def _check_subscription_plan(bound: FromClause, returns: Source) -> None:
+    count = len(bound.sources)
+    if count > 2:
+        raise SqlError(f"Invalid number of tables in subscription: {count}")
+    if count < 2:
+        return
+    # A two-table subscription is planned as an index lookup into the table that is not
+    # returned; without an equality linking the two tables and an index on the looked-up
+    # column it would need a hash or nested-loop join, which subscriptions refuse.
+    lookup = next(s for s in bound.sources if s.alias != returns.alias)
+    link = _link_column(bound.join_conditions[0], lookup.alias, returns.alias)
+    if link is None and bound.filter is not None:
+        for conjunct in _conjuncts(bound.filter):
+            link = _link_column(conjunct, lookup.alias, returns.alias)
+            if link is not None:
+                break
+    indexed = lookup.table.indexed_columns
+    if link is None or (indexed is not None and link not in indexed):
+        raise SqlError("Subscriptions require indexes on join columns")
+    if lookup.table.is_event:
+        raise SqlError("Event tables cannot be used as the lookup table in subscription joins")
+
+
+def _conjuncts(expr: BoundExpr) -> Iterator[BoundExpr]:
+    if isinstance(expr, BoundLogic) and expr.is_and:
+        for operand in expr.operands:
+            yield from _conjuncts(operand)
+    else:
+        yield expr
+
+
+def _link_column(expr: BoundExpr | None, lookup_alias: str, other_alias: str) -> str | None:
+    """The looked-up column of an ``other.x = lookup.y`` equality, if ``expr`` is one."""
+    if not isinstance(expr, BoundCompare) or expr.op != "=":
+        return None
+    left, right = expr.left, expr.right
+    if not isinstance(left, FieldRef) or not isinstance(right, FieldRef):
+        return None
+    if left.alias == other_alias and right.alias == lookup_alias:
+        return right.column
+    if left.alias == lookup_alias and right.alias == other_alias:
+        return left.column
+    return None
