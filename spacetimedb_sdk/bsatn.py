@@ -50,6 +50,7 @@ from spacetimedb_sdk.uuid import Uuid
 from spacetimedb_sdk.values import Err, Ok, Some, SumValue
 
 __all__ = [
+    "ZERO_SIZE_ELEMENT_ALLOWANCE",
     "Bindings",
     "BsatnCodec",
     "ProductBinding",
@@ -61,6 +62,11 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: Elements of a zero-size type (unit, empty products) cost no input bytes, so an array of them
+#: could claim billions of elements in four bytes. A decoded value may hold at most this many
+#: such elements plus one per byte of its input; a longer claim is a BsatnDecodeError.
+ZERO_SIZE_ELEMENT_ALLOWANCE: Final = 65536
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,26 @@ def _not_bytes(data: object) -> BsatnDecodeError:
     return BsatnDecodeError(f"BSATN input must be bytes-like, not {type(data).__name__}")
 
 
+def _too_many(pos: int, count: int, min_size: int, remaining: int) -> BsatnDecodeError:
+    return BsatnDecodeError(
+        f"Array claims {count} element(s) of at least {min_size} byte(s) each but only "
+        f"{remaining} byte(s) remain",
+        pos,
+    )
+
+
+def _zero_size_exhausted(pos: int, count: int) -> BsatnDecodeError:
+    return BsatnDecodeError(
+        f"Array claims {count} zero-size element(s): more than the input can justify "
+        f"(at most {ZERO_SIZE_ELEMENT_ALLOWANCE} plus the input length per value)",
+        pos,
+    )
+
+
+def _too_deep() -> BsatnDecodeError:
+    return BsatnDecodeError("value nested too deeply to decode")
+
+
 # ------------------------------------------------------------------------------- the compiled codec
 
 _FIXED_FORMATS: Final[dict[str, tuple[str, int]]] = {
@@ -201,7 +227,9 @@ class BsatnCodec(Generic[T]):
     __slots__ = (
         "_decode_at",
         "_decode_fixed_tuple",
+        "_decode_many",
         "_encode_into",
+        "_validator",
         "fixed_format",
         "fixed_size",
         "source",
@@ -219,6 +247,7 @@ class BsatnCodec(Generic[T]):
         fixed_format: struct.Struct | None,
         decode_fixed_tuple: Callable[..., T] | None,
         source: str,
+        decode_many: Callable[[Sequence[bytes]], list[T]],
     ) -> None:
         self.type = ty
         self.typespace = typespace
@@ -231,12 +260,17 @@ class BsatnCodec(Generic[T]):
         self._decode_fixed_tuple = decode_fixed_tuple
         #: The generated Python source (for debugging and the curious).
         self.source = source
+        self._validator: _Validator | None = None
+        self._decode_many = decode_many
 
     def decode(self, data: bytes | bytearray | memoryview) -> T:
         """Decode exactly one value; trailing bytes are an error."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise _not_bytes(data)
-        value, pos = self._decode_at(data, 0)
+        try:
+            value, pos = self._decode_at(data, 0)
+        except RecursionError:
+            raise _too_deep() from None
         if pos != len(data):
             raise BsatnDecodeError(f"{len(data) - pos} trailing byte(s) after the value", pos)
         return value
@@ -245,7 +279,22 @@ class BsatnCodec(Generic[T]):
         """Decode one value starting at ``offset``; return it and the offset just past it."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise _not_bytes(data)
-        return self._decode_at(data, offset)
+        try:
+            return self._decode_at(data, offset)
+        except RecursionError:
+            raise _too_deep() from None
+
+    def decode_many(self, values: Sequence[bytes]) -> list[T]:
+        """Decode each of ``values`` (each exactly one value) in one generated loop.
+
+        For input that already passed :meth:`validate` (the client cache's rows): trailing
+        bytes go unnoticed here, every other error still raises
+        :class:`~spacetimedb_sdk.errors.BsatnDecodeError`.
+        """
+        try:
+            return self._decode_many(values)
+        except RecursionError:
+            raise _too_deep() from None
 
     def decode_concatenated(self, data: bytes | bytearray | memoryview) -> list[T]:
         """Decode values laid back to back until ``data`` is exhausted."""
@@ -260,13 +309,117 @@ class BsatnCodec(Generic[T]):
                     len(data) - len(data) % size,
                 )
             return list(starmap(self._decode_fixed_tuple, fmt.iter_unpack(data)))
+        if self.fixed_size == 0:
+            # Values that take no bytes cannot be laid back to back: nothing would advance.
+            if len(data):
+                raise BsatnDecodeError(f"{len(data)} byte(s) left after zero-size values", 0)
+            return []
         out: list[T] = []
         append = out.append
         pos, end, decode_at = 0, len(data), self._decode_at
-        while pos < end:
-            value, pos = decode_at(data, pos)
-            append(value)
+        try:
+            while pos < end:
+                value, pos = decode_at(data, pos)
+                append(value)
+        except RecursionError:
+            raise _too_deep() from None
         return out
+
+    # -------------------------------------------------------------------------- validation
+    def _get_validator(self) -> _Validator:
+        validator = self._validator
+        if validator is None:
+            validator = self._validator = _validator_for(self.type, self.typespace)
+        return validator
+
+    def validate(self, data: bytes | bytearray | memoryview) -> None:
+        """Check that ``data`` is exactly one value, as strictly as :meth:`decode`, building nothing.
+
+        Raises :class:`~spacetimedb_sdk.errors.BsatnDecodeError` where ``decode`` would.
+        """
+        self.validate_spans(data, (0,), (len(data),))
+
+    def validate_spans(
+        self, data: bytes | bytearray | memoryview, starts: Sequence[int], ends: Sequence[int]
+    ) -> None:
+        """Check that each ``data[start:end]`` holds exactly one value (e.g. a row list's rows).
+
+        Cheaper than decoding: fixed-width runs are skipped by size and nothing is built, yet
+        whatever passes decodes without error. Raises
+        :class:`~spacetimedb_sdk.errors.BsatnDecodeError` (offsets are into ``data``).
+        """
+        self._check_spans(data, starts, ends, None)
+
+    def split_validated(self, data: bytes, starts: Sequence[int], ends: Sequence[int]) -> list[bytes]:
+        """:meth:`validate_spans`, returning each span's bytes (one pass does both)."""
+        out: list[bytes] = []
+        self._check_spans(data, starts, ends, out.append)
+        return out
+
+    def _check_spans(
+        self,
+        data: bytes | bytearray | memoryview,
+        starts: Sequence[int],
+        ends: Sequence[int],
+        keep: Callable[[bytes], None] | None,
+    ) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise _not_bytes(data)
+        texts: list[bytes] = []
+        validator = self._get_validator()
+        try:
+            if keep is None:
+                validator.spans(data, starts, ends, texts.append)
+            else:
+                validator.split(data, starts, ends, texts.append, keep)
+        except RecursionError:
+            raise _too_deep() from None
+        if texts and not _texts_are_utf8(texts):
+            # Rare: find the offending value (and its exact offset) with the decoder.
+            for start, end in zip(starts, ends, strict=True):
+                _, pos = self.decode_from(data, start)
+                if pos != end:
+                    raise _trailing(pos, end)
+            raise BsatnDecodeError("invalid UTF-8 in String")  # pragma: no cover
+
+    def validate_concatenated(self, data: bytes | bytearray | memoryview) -> None:
+        """Check values laid back to back, as :meth:`decode_concatenated` reads them.
+
+        For fixed-size types only the bool bytes and sum tags are looked at, by stride, in C.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise _not_bytes(data)
+        validator = self._get_validator()
+        size = validator.fixed_size
+        end = len(data)
+        if size is None:
+            texts: list[bytes] = []
+            pos, one, append = 0, validator.one, texts.append
+            try:
+                while pos < end:
+                    pos = one(data, pos, end, append)
+            except RecursionError:
+                raise _too_deep() from None
+            if texts and not _texts_are_utf8(texts):
+                self.decode_concatenated(data)
+                raise BsatnDecodeError("invalid UTF-8 in String")  # pragma: no cover
+            return
+        if size == 0 or end % size:
+            if end:
+                raise BsatnDecodeError(
+                    f"{end} bytes is not a whole number of {size}-byte values", end - end % size
+                )
+            return
+        buf = data if isinstance(data, bytes) else bytes(data)
+        for offset, limit, is_bool in validator.static_checks or ():
+            column = buf[offset::size]
+            if column.translate(None, _allowed(limit)):
+                for i, byte in enumerate(column):
+                    if byte >= limit:
+                        at = i * size + offset
+                        if is_bool:
+                            raise _bad_bool(at, byte)
+                        raise _bad_tag(at, byte, "sum", limit)
 
     def encode(self, value: T) -> bytes:
         """Encode one value to BSATN bytes."""
@@ -360,7 +513,13 @@ class _Generator:
             "_EncodeError": BsatnEncodeError,
             "_check_wide": _check_wide,
             "_encode_bytes": _encode_bytes,
+            "_too_many": _too_many,
+            "_zero_size_exhausted": _zero_size_exhausted,
+            "_ZA": ZERO_SIZE_ELEMENT_ALLOWANCE,
         }
+        #: Whether generated functions carry ``zb``, the zero-size element budget (a one-item
+        #: list shared with recursive calls): only types with arrays of zero-size elements.
+        self.zero_budget = False
         self.counter = 0
         self.sources: list[str] = []
         self.ref_funcs: dict[int, tuple[str, str]] = {}  # ref index -> (decode fn, encode fn)
@@ -418,6 +577,43 @@ class _Generator:
             return None
         return None
 
+    def min_size(self, ty: AlgebraicType, stack: frozenset[int] = frozenset()) -> int:
+        """A lower bound on the BSATN size of any value of ``ty`` (exact unless recursive)."""
+        if isinstance(ty, RefType):
+            if ty.index in stack:
+                return 0
+            return self.min_size(self.ts.types[ty.index], stack | {ty.index})
+        if isinstance(ty, PrimitiveType):
+            entry = _FIXED_FORMATS.get(ty.name)
+            return entry[1] if entry else 4  # String: its length prefix
+        if isinstance(ty, ArrayType):
+            return 4
+        if isinstance(ty, ProductType):
+            return sum(self.min_size(el.algebraic_type, stack) for el in ty.elements)
+        if isinstance(ty, SumType):
+            return 1 + min((self.min_size(v.algebraic_type, stack) for v in ty.variants), default=0)
+        return 0
+
+    def has_zero_size_array(self, ty: AlgebraicType) -> bool:
+        """True if an array of zero-size elements is reachable from ``ty``."""
+        seen: set[int] = set()
+        todo = [ty]
+        while todo:
+            t = todo.pop()
+            if isinstance(t, RefType):
+                if t.index not in seen and 0 <= t.index < len(self.ts):
+                    seen.add(t.index)
+                    todo.append(self.ts.types[t.index])
+            elif isinstance(t, ArrayType):
+                if self.fixed_size(t.element) == 0:
+                    return True
+                todo.append(t.element)
+            elif isinstance(t, ProductType):
+                todo.extend(el.algebraic_type for el in t.elements)
+            elif isinstance(t, SumType):
+                todo.extend(v.algebraic_type for v in t.variants)
+        return False
+
     # ================================================================================ decoding
     def flush(self, block: _Block) -> None:
         run = block.run
@@ -460,7 +656,8 @@ class _Generator:
                 self.flush(block)
                 fn = self.ref_function(ty.index)[0]
                 out = self.tmp()
-                block.emit(f"{out}, pos = {fn}(buf, pos)")
+                zb = ", zb" if self.zero_budget else ""
+                block.emit(f"{out}, pos = {fn}(buf, pos{zb})")
                 return out
             index = ty.index
             ty, binding = self.resolve(ty)
@@ -540,6 +737,18 @@ class _Generator:
                 f"if pos + {count} * {elem_size} > blen: "
                 f"raise _truncated(pos, {count} * {elem_size}, blen, 'Array')"
             )
+        elif elem_size == 0:
+            # Zero-size elements consume no input: charge them to the value's budget instead.
+            block.emit(f"zb[0] -= {count}")
+            block.emit(f"if zb[0] < 0: raise _zero_size_exhausted(pos - 4, {count})")
+        else:
+            least = self.min_size(ty.element)
+            if least:
+                # Refuse a count the remaining input cannot hold before building anything.
+                block.emit(
+                    f"if {count} * {least} > blen - pos: "
+                    f"raise _too_many(pos - 4, {count}, {least}, blen - pos)"
+                )
         block.emit(f"{out} = []")
         block.emit(f"for _ in range({count}):")
         inner = _Block(block.lines, block.indent + 1)
@@ -829,9 +1038,19 @@ class _Generator:
         return names
 
     def function_pair(
-        self, ty: AlgebraicType, dec_name: str, enc_name: str, stack: tuple[int, ...]
+        self,
+        ty: AlgebraicType,
+        dec_name: str,
+        enc_name: str,
+        stack: tuple[int, ...],
+        root: bool = False,
     ) -> None:
-        lines = [f"def {dec_name}(buf, pos):", "    blen = len(buf)"]
+        if not self.zero_budget:
+            lines = [f"def {dec_name}(buf, pos):", "    blen = len(buf)"]
+        elif root:
+            lines = [f"def {dec_name}(buf, pos):", "    blen = len(buf)", "    zb = [blen - pos + _ZA]"]
+        else:
+            lines = [f"def {dec_name}(buf, pos, zb):", "    blen = len(buf)"]
         block = _Block(lines, 1)
         expr = self.dec(ty, block, stack)
         self.flush(block)
@@ -843,6 +1062,25 @@ class _Generator:
         self.enc(ty, "value", block, stack)
         self.eflush(block)
         block.emit("return None")
+        self.sources.append("\n".join(lines))
+
+    def many_function(self, ty: AlgebraicType) -> None:
+        # The root decoder inlined in a loop: no call, tuple or wrapper per value.
+        lines = [
+            "def _dec_many(values):",
+            "    out = []",
+            "    _oa = out.append",
+            "    for buf in values:",
+            "        pos = 0",
+            "        blen = len(buf)",
+        ]
+        if self.zero_budget:
+            lines.append("        zb = [blen + _ZA]")
+        block = _Block(lines, 2)
+        expr = self.dec(ty, block, ())
+        self.flush(block)
+        block.emit(f"_oa({expr})")
+        lines.append("    return out")
         self.sources.append("\n".join(lines))
 
     def fixed_tuple_builder(self, ty: AlgebraicType) -> struct.Struct | None:
@@ -867,7 +1105,9 @@ class _Generator:
         return struct.Struct("<" + fmt)
 
     def build(self, ty: AlgebraicType) -> BsatnCodec[Any]:
-        self.function_pair(ty, "_dec_root", "_enc_root", ())
+        self.zero_budget = self.has_zero_size_array(ty)
+        self.function_pair(ty, "_dec_root", "_enc_root", (), root=True)
+        self.many_function(ty)
         while self.pending_refs:
             index = self.pending_refs.pop()
             self.function_pair(RefType(index), *self.ref_funcs[index], ())
@@ -884,7 +1124,306 @@ class _Generator:
             fixed,
             from_fields,
             source,
+            self.ns["_dec_many"],
         )
+
+
+# ------------------------------------------------------------------------------------ validation
+# A validator checks BSATN exactly as strictly as the decoder but builds nothing: fixed-width runs
+# are skipped by size, only bool bytes, sum tags and length prefixes are read, and String bytes
+# are collected so their UTF-8 can be checked in one pass at the end. Whatever a validator
+# accepts, the decoder decodes.
+
+
+class _VBlock:
+    """Validator code at one indentation; ``off`` bytes past ``pos`` are pending, unchecked."""
+
+    def __init__(self, lines: list[str], indent: int) -> None:
+        self.lines = lines
+        self.indent = indent
+        self.off = 0
+        # (offset, limit, is_bool): the byte at that offset must be < limit.
+        self.checks: list[tuple[int, int, bool]] = []
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.indent + line)
+
+
+class _ValidatorGenerator:
+    """Generates the validation functions of one root type (and its recursive refs)."""
+
+    def __init__(self, typespace: Typespace) -> None:
+        self.ts = typespace
+        self.types = _Generator(typespace, {})  # for its size and resolution helpers
+        self.ns: dict[str, Any] = {
+            "_u32": struct.Struct("<I").unpack_from,
+            "_truncated": _truncated,
+            "_bad_bool": _bad_bool,
+            "_bad_tag": _bad_tag,
+            "_too_many": _too_many,
+            "_trailing": _trailing,
+            "_zero_size_exhausted": _zero_size_exhausted,
+            "_ZA": ZERO_SIZE_ELEMENT_ALLOWANCE,
+        }
+        self.counter = 0
+        self.sources: list[str] = []
+        self.ref_funcs: dict[int, str] = {}
+        self.pending_refs: list[int] = []
+        self.zero_budget = False
+
+    def tmp(self, prefix: str = "v") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def static_checks(
+        self, ty: AlgebraicType, base: int, out: list[tuple[int, int, bool]]
+    ) -> int:
+        """Append the byte checks of fixed-size ``ty`` at offset ``base``; return its size."""
+        ty, _ = self.types.resolve(ty)
+        if isinstance(ty, PrimitiveType):
+            if ty.name == "Bool":
+                out.append((base, 2, True))
+            return _FIXED_FORMATS[ty.name][1]
+        if isinstance(ty, ProductType):
+            kind = special_kind(ty)
+            if kind in _SPECIAL_FIXED:
+                return _SPECIAL_FIXED[kind][1]
+            size = 0
+            for el in ty.elements:
+                size += self.static_checks(el.algebraic_type, base + size, out)
+            return size
+        if isinstance(ty, SumType):  # a fixed-size sum: every variant is zero-size
+            out.append((base, len(ty.variants), False))
+            return 1
+        raise TypeError(f"not a fixed-size type: {ty!r}")
+
+    def emit_checks(self, block: _VBlock) -> None:
+        for offset, limit, is_bool in block.checks:
+            at = f"pos + {offset}" if offset else "pos"
+            if is_bool:
+                block.emit(f"if buf[{at}] > 1: raise _bad_bool({at}, buf[{at}])")
+            else:
+                block.emit(f"if buf[{at}] >= {limit}: raise _bad_tag({at}, buf[{at}], 'sum', {limit})")
+        block.checks = []
+
+    def sync(self, block: _VBlock, extra: int, what: str) -> int:
+        """Bounds-check the pending bytes plus ``extra``; return the pending offset."""
+        off = block.off
+        need = off + extra
+        if need:
+            block.emit(f"if pos + {need} > blen: raise _truncated(pos, {need}, blen, {what!r})")
+        self.emit_checks(block)
+        block.off = 0
+        return off
+
+    def flush(self, block: _VBlock) -> None:
+        off = self.sync(block, 0, "fixed-width fields")
+        if off:
+            block.emit(f"pos += {off}")
+
+    def read_u32(self, block: _VBlock, what: str) -> str:
+        off = self.sync(block, 4, what)
+        n = self.tmp("n")
+        block.emit(f"{n} = _u32(buf, pos + {off})[0]" if off else f"{n} = _u32(buf, pos)[0]")
+        block.emit(f"pos += {off + 4}")
+        return n
+
+    def val(self, ty: AlgebraicType, block: _VBlock, stack: tuple[int, ...]) -> None:
+        """Emit code checking one value of ``ty`` at ``pos + block.off``."""
+        if isinstance(ty, RefType):
+            if ty.index in stack:
+                self.flush(block)
+                zb = ", zb" if self.zero_budget else ""
+                block.emit(f"pos = {self.ref_function(ty.index)}(buf, pos, blen, _ta{zb})")
+                return
+            index = ty.index
+            ty, _ = self.types.resolve(ty)
+            stack = (*stack, index)
+        if self.types.fixed_size(ty) is not None:
+            block.off += self.static_checks(ty, block.off, block.checks)
+            return
+        if isinstance(ty, PrimitiveType):  # String
+            self.val_bytes(block, "String", text=True)
+        elif isinstance(ty, ArrayType):
+            self.val_array(ty, block, stack)
+        elif isinstance(ty, ProductType):
+            for el in ty.elements:
+                self.val(el.algebraic_type, block, stack)
+        elif isinstance(ty, SumType):
+            self.val_sum(ty, block, stack)
+        else:
+            raise TypeError(f"not an AlgebraicType: {ty!r}")
+
+    def val_bytes(self, block: _VBlock, what: str, text: bool) -> None:
+        n = self.read_u32(block, what)
+        end = self.tmp("e")
+        block.emit(f"{end} = pos + {n}")
+        block.emit(f"if {end} > blen: raise _truncated(pos, {n}, blen, {what!r})")
+        if text:
+            block.emit(f"_ta(buf[pos:{end}])")
+        block.emit(f"pos = {end}")
+
+    def val_array(self, ty: ArrayType, block: _VBlock, stack: tuple[int, ...]) -> None:
+        elem, _ = self.types.resolve(ty.element)
+        if (
+            isinstance(elem, PrimitiveType)
+            and elem.name == "U8"
+            and not isinstance(ty.element, RefType)
+        ):
+            self.val_bytes(block, "Array<U8>", text=False)
+            return
+        n = self.read_u32(block, "Array")
+        size = self.types.fixed_size(ty.element)
+        if size == 0:
+            block.emit(f"zb[0] -= {n}")
+            block.emit(f"if zb[0] < 0: raise _zero_size_exhausted(pos - 4, {n})")
+            return
+        least = size if size is not None else self.types.min_size(ty.element)
+        if least:
+            block.emit(
+                f"if {n} * {least} > blen - pos: raise _too_many(pos - 4, {n}, {least}, blen - pos)"
+            )
+        if size is not None:
+            checks: list[tuple[int, int, bool]] = []
+            self.static_checks(ty.element, 0, checks)
+            if not checks:
+                block.emit(f"pos += {n} * {size}")
+                return
+        block.emit(f"for _ in range({n}):")
+        inner = _VBlock(block.lines, block.indent + 1)
+        self.val(ty.element, inner, stack)
+        self.flush(inner)
+        if block.lines[-1].endswith(":"):
+            inner.emit("pass")
+
+    def val_sum(self, ty: SumType, block: _VBlock, stack: tuple[int, ...]) -> None:
+        off = self.sync(block, 1, "sum tag")
+        tag = self.tmp("g")
+        block.emit(f"{tag} = buf[pos + {off}]" if off else f"{tag} = buf[pos]")
+        block.emit(f"pos += {off + 1}")
+        count = len(ty.variants)
+        first = True
+        for i, variant in enumerate(ty.variants):
+            if self.types.fixed_size(variant.algebraic_type) == 0:
+                continue  # nothing to check: the tag range check below covers it
+            block.emit(f"{'if' if first else 'elif'} {tag} == {i}:")
+            first = False
+            inner = _VBlock(block.lines, block.indent + 1)
+            self.val(variant.algebraic_type, inner, stack)
+            self.flush(inner)
+            if block.lines[-1].endswith(":"):
+                inner.emit("pass")
+        block.emit(f"{'if' if first else 'elif'} {tag} >= {count}:")
+        block.emit(f"    raise _bad_tag(pos - 1, {tag}, 'sum', {count})")
+
+    def ref_function(self, index: int) -> str:
+        name = self.ref_funcs.get(index)
+        if name is None:
+            name = self.ref_funcs[index] = f"_val_ref{index}"
+            self.pending_refs.append(index)
+        return name
+
+    def function(self, ty: AlgebraicType, name: str, root: bool) -> None:
+        zb = ", zb" if self.zero_budget and not root else ""
+        lines = [f"def {name}(buf, pos, blen, _ta{zb}):"]
+        if self.zero_budget and root:
+            lines.append("    zb = [blen - pos + _ZA]")
+        block = _VBlock(lines, 1)
+        self.val(ty, block, ())
+        self.flush(block)
+        block.emit("return pos")
+        self.sources.append("\n".join(lines))
+
+    def spans_function(self, ty: AlgebraicType, split: bool) -> None:
+        # The root value inlined in a loop over rows: one call validates a whole row list (and,
+        # with ``split``, hands each row's bytes to ``_ra`` in the same pass).
+        if split:
+            lines = [
+                "def _val_split(buf, starts, ends, _ta, _ra):",
+                "    for start, blen in zip(starts, ends):",
+                "        pos = start",
+            ]
+        else:
+            lines = ["def _val_spans(buf, starts, ends, _ta):", "    for pos, blen in zip(starts, ends):"]
+        if self.zero_budget:
+            lines.append("        zb = [blen - pos + _ZA]")
+        block = _VBlock(lines, 2)
+        self.val(ty, block, ())
+        self.flush(block)
+        block.emit("if pos != blen: raise _trailing(pos, blen)")
+        if split:
+            block.emit("_ra(buf[start:blen])")
+        self.sources.append("\n".join(lines))
+
+    def build(self, ty: AlgebraicType) -> _Validator:
+        self.zero_budget = self.types.has_zero_size_array(ty)
+        self.function(ty, "_val_root", root=True)
+        self.spans_function(ty, split=False)
+        self.spans_function(ty, split=True)
+        while self.pending_refs:
+            index = self.pending_refs.pop()
+            self.function(RefType(index), self.ref_funcs[index], root=False)
+        source = "\n\n".join(self.sources) + "\n"
+        exec(compile(source, f"<bsatn validator {_type_name(ty)[:60]}>", "exec"), self.ns)
+        size = self.types.fixed_size(ty)
+        checks: list[tuple[int, int, bool]] | None = None
+        if size is not None:
+            checks = []
+            self.static_checks(ty, 0, checks)
+        return _Validator(
+            self.ns["_val_root"], self.ns["_val_spans"], self.ns["_val_split"], size, checks, source
+        )
+
+
+@dataclass(frozen=True)
+class _Validator:
+    one: Callable[[Any, int, int, Callable[[bytes], None]], int]
+    spans: Callable[[Any, Any, Any, Callable[[bytes], None]], None]
+    split: Callable[[Any, Any, Any, Callable[[bytes], None], Callable[[bytes], None]], None]
+    fixed_size: int | None
+    #: For fixed-size types: every (offset, limit, is_bool) byte check of one value.
+    static_checks: list[tuple[int, int, bool]] | None
+    source: str
+
+
+def _trailing(pos: int, end: int) -> BsatnDecodeError:
+    return BsatnDecodeError(f"{end - pos} trailing byte(s) after the value", pos)
+
+
+def _texts_are_utf8(texts: list[bytes]) -> bool:
+    # An ASCII separator keeps the pieces independent: a sequence cut at the end of one piece,
+    # or a continuation byte starting the next, is still invalid in the joined bytes.
+    joined = b"\0".join(texts)
+    if joined.isascii():
+        return True
+    try:
+        joined.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_VALIDATORS: dict[tuple[AlgebraicType, Typespace], _Validator] = {}
+
+
+def _validator_for(ty: AlgebraicType, typespace: Typespace) -> _Validator:
+    key = (ty, typespace)
+    with _CACHE_LOCK:
+        found = _VALIDATORS.get(key)
+    if found is None:
+        found = _ValidatorGenerator(typespace).build(ty)
+        with _CACHE_LOCK:
+            found = _VALIDATORS.setdefault(key, found)
+    return found
+
+_ALLOWED_BYTES: dict[int, bytes] = {}
+
+
+def _allowed(limit: int) -> bytes:
+    allowed = _ALLOWED_BYTES.get(limit)
+    if allowed is None:
+        allowed = _ALLOWED_BYTES[limit] = bytes(range(min(limit, 256)))
+    return allowed
 
 
 def _is_simple(expr: str) -> bool:

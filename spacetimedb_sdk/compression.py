@@ -13,7 +13,7 @@ from typing import Final
 
 import brotli
 
-from spacetimedb_sdk.errors import ProtocolError
+from spacetimedb_sdk.errors import LimitExceededError, ProtocolError
 
 __all__ = [
     "COMPRESSION_THRESHOLD",
@@ -105,8 +105,8 @@ def compress_server_payload(
     raise ValueError(f"not a Compression: {compression!r}")
 
 
-def _too_big(limit: int) -> ProtocolError:
-    return ProtocolError(f"decompressed server message exceeds the {limit}-byte limit")
+def _too_big(limit: int) -> LimitExceededError:
+    return LimitExceededError(f"decompressed server message exceeds the {limit}-byte limit")
 
 
 def _gunzip(body: memoryview, limit: int) -> bytes:
@@ -139,9 +139,15 @@ def _unbrotli(body: memoryview, limit: int) -> bytes:
         if not hasattr(decomp, "can_accept_more_data"):  # brotli < 1.2: no output cap
             out += decomp.process(bytes(body))
         else:
-            out += decomp.process(body, output_buffer_limit=_STEP)
-            while not decomp.can_accept_more_data() and len(out) <= limit:
-                out += decomp.process(b"", output_buffer_limit=_STEP)
+            # The whole input goes in with the first call; with an output cap the decoder keeps
+            # what it could not emit yet, and each further call with empty input yields the next
+            # chunk. An empty chunk before the end means the stream needs input it never got.
+            chunk = decomp.process(body, output_buffer_limit=_STEP)
+            while chunk:
+                out += chunk
+                if len(out) > limit or decomp.is_finished():
+                    break
+                chunk = decomp.process(b"", output_buffer_limit=_STEP)
     except brotli.error as exc:
         raise ProtocolError(f"corrupt brotli data in server message: {exc}") from None
     if len(out) > limit:

@@ -10,6 +10,7 @@ __all__ = [
     "BsatnDecodeError",
     "BsatnEncodeError",
     "BsatnError",
+    "LimitExceededError",
     "ModuleDefError",
     "ProtocolError",
     "SatsJsonError",
@@ -47,6 +48,10 @@ class SatsJsonError(SpacetimeDBError, ValueError):
 
 class ProtocolError(SpacetimeDBError):
     """A WebSocket frame or message violates the SpacetimeDB protocol."""
+
+
+class LimitExceededError(ProtocolError):
+    """A server message needs more than a configured limit allows (decompressed size, rows)."""
 
 
 class ModuleDefError(SpacetimeDBError, ValueError):

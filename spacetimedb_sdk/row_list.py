@@ -64,7 +64,7 @@ class BsatnRowList:
     Instances are not meant to be mutated.
     """
 
-    __slots__ = ("_count", "rows_data", "size_hint")
+    __slots__ = ("_checked", "_count", "rows_data", "size_hint")
 
     size_hint: RowSizeHint
     rows_data: bytes
@@ -104,6 +104,7 @@ class BsatnRowList:
         self.size_hint = size_hint
         self.rows_data = data
         self._count = count
+        self._checked: tuple[BsatnCodec[Any], list[bytes]] | None = None
 
     # ------------------------------------------------------------------------------ building
     @classmethod
@@ -201,6 +202,54 @@ class BsatnRowList:
                 raise _row_mismatch(start, end, pos)
             append(value)
         return out
+
+    def validated_rows(self, codec: BsatnCodec[Any]) -> list[bytes]:
+        """:meth:`rows`, after checking every row against ``codec`` (see :meth:`validate`).
+
+        The result is remembered for ``codec``: a second call returns the same list, so a
+        message can be checked whole before any of it is applied, then applied without
+        splitting twice. Callers must not mutate the list.
+        """
+        checked = self._checked
+        if checked is not None and checked[0] is codec:
+            return checked[1]
+        if isinstance(self.size_hint, RowOffsets) and codec.fixed_size is None:
+            ends = self.size_hint.offsets[1:]
+            ends.append(len(self.rows_data))
+            rows = codec.split_validated(self.rows_data, self.size_hint.offsets, ends)
+        else:
+            self.validate(codec)
+            rows = self.rows()
+        self._checked = (codec, rows)
+        return rows
+
+    def validate(self, codec: BsatnCodec[Any]) -> None:
+        """Check every row against ``codec`` as strictly as :meth:`decode_rows`, building nothing.
+
+        Raises :class:`~spacetimedb_sdk.errors.BsatnDecodeError` (offsets into ``rows_data``) for
+        the first malformed row; rows that pass decode without error.
+        """
+        if not self._count:
+            return
+        data = self.rows_data
+        hint = self.size_hint
+        fixed = codec.fixed_size
+        if isinstance(hint, FixedSize):
+            size = hint.size
+            if fixed == size:
+                codec.validate_concatenated(data)
+                return
+            if fixed is not None:
+                raise BsatnDecodeError(
+                    f"row size hint FixedSize({size}) does not match the row type's size {fixed}"
+                )
+            codec.validate_spans(
+                data, range(0, len(data), size), range(size, len(data) + size, size)
+            )
+            return
+        ends = hint.offsets[1:]
+        ends.append(len(data))
+        codec.validate_spans(data, hint.offsets, ends)
 
     # ------------------------------------------------------------------------------ dunder
     def __eq__(self, other: object) -> bool:

@@ -171,7 +171,7 @@ def test_garbage_frames_are_reported_as_protocol_errors_and_the_loop_stays_alive
     assert conn.db.user.count() == 1
 
 
-def test_an_undecodable_row_is_reported_when_it_is_decoded() -> None:
+def test_a_message_with_an_undecodable_row_is_reported_and_applies_nothing() -> None:
     reported: list[Exception] = []
     conn, socket = connected(on_error=lambda ctx, e: reported.append(e))
     inserted: list[Any] = []
@@ -179,7 +179,7 @@ def test_an_undecodable_row_is_reported_when_it_is_decoded() -> None:
     handle = conn.subscription_builder().subscribe("SELECT * FROM points")
     good = row("points", x=1, y=2)
     socket.deliver(applied(handle.query_set_id, points=[good, b"\x01\x02\x03"]))
-    assert inserted == [{"x": 1, "y": 2}]
+    assert inserted == [] and list(conn.db.points.iter()) == []
     assert len(reported) == 1 and isinstance(reported[0], ProtocolError)
 
 

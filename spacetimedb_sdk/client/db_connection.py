@@ -49,6 +49,11 @@ from spacetimedb_sdk.compression import Compression
 from spacetimedb_sdk.core.connection import ConnectionCore, ConnectionState
 from spacetimedb_sdk.core.effects import Connected, Effect
 from spacetimedb_sdk.core.errors import CallbackError, ConnectError, DisconnectedError
+from spacetimedb_sdk.core.limits import (
+    DEFAULT_MAX_DECOMPRESSED_SIZE,
+    DEFAULT_MAX_ROWS_PER_MESSAGE,
+    MessageLimits,
+)
 from spacetimedb_sdk.core.stats import ConnectionStats
 from spacetimedb_sdk.core.table_layout import compile_module
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL
@@ -95,6 +100,7 @@ class ConnectionConfig:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     max_message_size: int | None = None
+    limits: MessageLimits = field(default_factory=MessageLimits)
     on_connect: list[Callable[..., None]] = field(default_factory=list)
     on_connect_error: list[Callable[..., None]] = field(default_factory=list)
     on_disconnect: list[Callable[..., None]] = field(default_factory=list)
@@ -146,7 +152,7 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
         self._module = module
         self._log = sdk_logger("spacetimedb_sdk.client")
         self._core = ConnectionCore(
-            compile_module(module.schema, module.bindings), token=config.token
+            compile_module(module.schema, module.bindings), token=config.token, limits=config.limits
         )
         self._core.on_outgoing = self._wake
         self._driver: Driver | None = None
@@ -543,6 +549,18 @@ class DbConnectionBuilder(Generic[C]):
         self._config.open_timeout = open_timeout
         self._config.ping_interval = ping_interval
         self._config.ping_timeout = ping_timeout
+        return self
+
+    def with_limits(
+        self,
+        *,
+        max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
+        max_rows_per_message: int = DEFAULT_MAX_ROWS_PER_MESSAGE,
+    ) -> DbConnectionBuilder[C]:
+        """What one server frame may cost: its decompressed size (256 MiB) and rows per message
+        (2,000,000). A frame past a limit is refused whole and reported to ``on_error`` as a
+        ``LimitExceededError``; the connection stays up."""
+        self._config.limits = MessageLimits(max_decompressed_size, max_rows_per_message)
         return self
 
     # ------------------------------------------------------------------------------ callbacks

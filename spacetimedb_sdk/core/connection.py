@@ -52,11 +52,17 @@ from spacetimedb_sdk.core.errors import (
     InternalError,
     OneOffQueryError,
 )
+from spacetimedb_sdk.core.limits import MessageLimits
 from spacetimedb_sdk.core.requests import PendingRequest, PendingRequests, RequestKind
 from spacetimedb_sdk.core.stats import ConnectionStats
 from spacetimedb_sdk.core.subscription import QuerySet, QuerySetState, SubscriptionManager
 from spacetimedb_sdk.core.table_layout import CompiledModule, compile_module
-from spacetimedb_sdk.errors import BsatnDecodeError, ProtocolError, SpacetimeDBError
+from spacetimedb_sdk.errors import (
+    BsatnDecodeError,
+    LimitExceededError,
+    ProtocolError,
+    SpacetimeDBError,
+)
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL, join_client_messages
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.messages import (
@@ -68,6 +74,7 @@ from spacetimedb_sdk.messages import (
     OkEmpty,
     OneOffQuery,
     OneOffQueryResult,
+    PersistentTableRows,
     ProcedureResult,
     QuerySetId,
     ReducerErr,
@@ -87,6 +94,7 @@ from spacetimedb_sdk.messages import (
 )
 from spacetimedb_sdk.messages import InternalError as InternalErrorOutcome
 from spacetimedb_sdk.redaction import sdk_logger
+from spacetimedb_sdk.row_list import BsatnRowList
 from spacetimedb_sdk.schema import ModuleSchema
 from spacetimedb_sdk.values import Ok
 
@@ -117,7 +125,10 @@ class ConnectionCore:
         bindings: Bindings | None = None,
         *,
         token: str | None = None,
+        limits: MessageLimits | None = None,
     ) -> None:
+        #: What one server frame may cost (checked before anything is built from it).
+        self.limits = limits or MessageLimits()
         self.module = (
             schema if isinstance(schema, CompiledModule) else compile_module(schema, bindings)
         )
@@ -402,7 +413,8 @@ class ConnectionCore:
                 payload: bytes | bytearray | memoryview = frame
                 pos = 1
             else:
-                payload, pos = decompress_server_frame(frame), 0
+                payload = decompress_server_frame(frame, self.limits.max_decompressed_size)
+                pos = 0
         except ProtocolError as exc:
             yield [ProtocolViolation(exc)]
             return
@@ -439,6 +451,12 @@ class ConnectionCore:
             return [ProtocolViolation(ProtocolError(f"unexpected message {type(msg).__name__}"))]
         with self.lock:
             try:
+                # All or nothing: every row is checked (and split) before anything is applied.
+                self._check_rows(msg)
+            except ProtocolError as exc:
+                _log.warning("refused %s: %s", type(msg).__name__, exc)
+                return [ProtocolViolation(exc)]
+            try:
                 effects: list[Effect] = handler(self, msg)
             except SpacetimeDBError as exc:
                 _log.exception("failed to apply %s", type(msg).__name__)
@@ -447,6 +465,42 @@ class ConnectionCore:
                 effects = [*self._deferred, *effects]
                 self._deferred = []
             return effects
+
+    def _check_rows(self, msg: ServerMessage) -> None:
+        """Refuse a message past the row limit or with a malformed row of a known table.
+
+        Checking splits the rows too (remembered by each row list), so applying costs no second
+        pass. Raises :class:`LimitExceededError` or :class:`ProtocolError`.
+        """
+        lists = _row_lists(msg)
+        if not lists:
+            return
+        total = sum(len(rows) for _, rows in lists)
+        limit = self.limits.max_rows_per_message
+        if total > limit:
+            raise LimitExceededError(
+                f"{type(msg).__name__} carries {total} rows, more than the limit of {limit} "
+                "(MessageLimits.max_rows_per_message)"
+            )
+        if isinstance(msg, OneOffQueryResult):
+            return  # decoded right away, its errors reported with the query's answer
+        find = self.module.find
+        for table, rows in lists:
+            layout = find(table)
+            if layout is None:
+                continue  # rows of unknown tables are ignored (and logged) when applied
+            try:
+                rows.validated_rows(layout.codec)
+            except BsatnDecodeError as exc:
+                raise ProtocolError(
+                    f"malformed {table!r} row in {type(msg).__name__}: {exc}; "
+                    "the message was not applied"
+                ) from exc
+
+    def _rows(self, table: str, rows: BsatnRowList) -> list[bytes]:
+        """The split (and already checked) rows of ``table``."""
+        layout = self.module.find(table)
+        return rows.rows() if layout is None else rows.validated_rows(layout.codec)
 
     # ------------------------------------------------------------------------------ handlers
     def _on_initial_connection(self, msg: InitialConnection) -> list[Effect]:
@@ -478,11 +532,11 @@ class ConnectionCore:
             qs.state = QuerySetState.APPLIED
         if qs.replaying:
             for entry in msg.rows.tables:
-                qs.track_inserts(entry.table, entry.rows.rows())
+                qs.track_inserts(entry.table, self._rows(entry.table, entry.rows))
             return self._replayed(qs)
         batch = RowBatch()
         for entry in msg.rows.tables:
-            rows = entry.rows.rows()
+            rows = self._rows(entry.table, entry.rows)
             batch.insert(entry.table, rows, qs.track_inserts(entry.table, rows))
         deltas = self.cache.apply(batch)
         effects: list[Effect] = [SubscriptionApplied(qs)] if first else []
@@ -549,10 +603,10 @@ class ConnectionCore:
                 for rows in table_update.rows:
                     if isinstance(rows, EventTableRows):
                         if not replaying:
-                            batch.events(table, rows.events.rows())
+                            batch.events(table, self._rows(table, rows.events))
                         continue
-                    inserts = rows.inserts.rows()
-                    deletes = rows.deletes.rows()
+                    inserts = self._rows(table, rows.inserts)
+                    deletes = self._rows(table, rows.deletes)
                     if inserts:
                         qs.track_inserts(table, inserts)
                     if deletes:
@@ -704,6 +758,34 @@ class ConnectionCore:
         if deltas:
             effects.append(RowsChanged(ev.SUBSCRIBE_APPLIED, deltas))
         return effects
+
+
+def _row_lists(msg: ServerMessage) -> list[tuple[str, BsatnRowList]]:
+    """Every ``(table, row list)`` a message carries."""
+    if isinstance(msg, (SubscribeApplied, UnsubscribeApplied)):
+        query_rows = msg.rows
+    elif isinstance(msg, OneOffQueryResult):
+        query_rows = msg.result.value if isinstance(msg.result, Ok) else None
+    else:
+        update = msg if isinstance(msg, TransactionUpdate) else None
+        if isinstance(msg, ReducerResult) and isinstance(msg.result, ReducerOk):
+            update = msg.result.transaction_update
+        if update is None:
+            return []
+        out: list[tuple[str, BsatnRowList]] = []
+        for qsu in update.query_sets:
+            for table_update in qsu.tables:
+                table = table_update.table_name
+                for rows in table_update.rows:
+                    if isinstance(rows, PersistentTableRows):
+                        out.append((table, rows.inserts))
+                        out.append((table, rows.deletes))
+                    else:
+                        out.append((table, rows.events))
+        return out
+    if query_rows is None:
+        return []
+    return [(entry.table, entry.rows) for entry in query_rows.tables]
 
 
 def _tracker_of(kind: RequestKind) -> str:

@@ -301,6 +301,8 @@ class TableCache:
             return list(decoded.values())
         keys = list(self.counts)
         self.prefetch(keys)
+        if len(decoded) == len(keys):
+            return list(decoded.values())
         get = decoded.get
         return [get(r) or self.row(r) for r in keys]
 
@@ -320,9 +322,8 @@ class TableCache:
             values = codec.decode_concatenated(b"".join(todo))
             decoded.update(zip(todo, values, strict=True))
         else:
-            decode = self.decode
-            for r in todo:
-                decoded[r] = decode(r)
+            # Cached rows were validated on arrival: one generated loop decodes them all.
+            decoded.update(zip(todo, codec.decode_many(todo), strict=True))
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.rows())
