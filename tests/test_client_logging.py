@@ -18,6 +18,7 @@ import pytest
 from spacetimedb_sdk.client import ConnectError, DbConnection, ReconnectPolicy
 from spacetimedb_sdk.redaction import RedactingFilter, protect, redact, sdk_logger
 from spacetimedb_sdk.spacetimedb_async_client import SpacetimeDBAsyncClient
+from spacetimedb_sdk.spacetimedb_client import SpacetimeDBClient
 from tests.client_helpers import TOKEN, connected
 from tests.server_process import REPO, ServerProcess
 
@@ -191,6 +192,32 @@ def test_no_token_reaches_any_log_record_in_any_session(
     thread.join(TIMEOUT)
     assert outcome == [None]
 
+    # The 0.7 threaded client, pumped by update(): its on_identity(token, identity) raises too.
+    identified: list[object] = []
+    closed: list[str] = []
+
+    def on_identity(*args: object) -> None:
+        identified.append(args)
+        leaky(*args)
+
+    sync_client = SpacetimeDBClient.init(
+        token,
+        server.url.removeprefix("http://"),
+        "chat",
+        False,
+        module_bindings,
+        on_disconnect=closed.append,
+        on_identity=on_identity,
+    )
+
+    def pumped() -> bool:
+        sync_client.update()
+        return bool(identified)
+
+    wait_until(pumped, "the 0.7 identity")
+    sync_client.close()
+    wait_until(lambda: closed, "the 0.7 close")
+
     records = caplog.records
     leaks = [
         (r.name, everything_logged(r)[:200])
@@ -206,6 +233,7 @@ def test_no_token_reaches_any_log_record_in_any_session(
     assert "< spacetime-identity-token: <redacted>" in headers
     callback_errors = [r for r in records if r.exc_text and "cannot save" in r.exc_text]
     assert {r.name for r in callback_errors} == {"spacetimedb_sdk.client", "spacetimedb_sdk.legacy"}
+    assert len([r for r in callback_errors if r.name == "spacetimedb_sdk.legacy"]) == 2
     assert all("<redacted>" in (r.exc_text or "") for r in callback_errors)
 
 
