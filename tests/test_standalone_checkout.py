@@ -24,15 +24,26 @@ _SCANNED_TOP = ("tests", "scripts", ".ci", "benchmarks", "spacetimedb_sdk", "doc
 _TEXT_SUFFIXES = {".py", ".md", ".sh", ".ts", ".json", ".toml", ".txt", ".mjs", ""}
 
 
+_NOT_SOURCE = {".git", ".venv", "node_modules", "__pycache__", ".pytest_cache", ".mypy_cache"}
+
+
 def _repository_files() -> list[Path]:
-    """Tracked files plus new ones not ignored (what a commit of this work tree would hold)."""
-    out = subprocess.run(
+    """Tracked files plus new ones not ignored (what a commit of this work tree would hold);
+    every file but caches and environments when this copy is not a git work tree."""
+    listing = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO_ROOT,
         capture_output=True,
-        check=True,
-    ).stdout.decode()
-    return [Path(name) for name in out.split("\0") if name and (REPO_ROOT / name).is_file()]
+        check=False,
+    )
+    if listing.returncode == 0:
+        names = listing.stdout.decode().split("\0")
+        return [Path(name) for name in names if name and (REPO_ROOT / name).is_file()]
+    return [
+        path.relative_to(REPO_ROOT)
+        for path in REPO_ROOT.rglob("*")
+        if path.is_file() and _NOT_SOURCE.isdisjoint(path.relative_to(REPO_ROOT).parts)
+    ]
 
 
 def test_fixtures_live_inside_the_repository() -> None:
