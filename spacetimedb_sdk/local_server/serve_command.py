@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
@@ -165,6 +163,7 @@ async def _serve(
     databases: dict[str, Path], host: str, port: int, data_dir: Path | None, debug: bool = False
 ) -> int:
     from spacetimedb_sdk.local_server.server import LocalServer
+    from spacetimedb_sdk.local_server.stop_signals import StopSignals
 
     try:
         server = LocalServer(databases, host=host, port=port, data_dir=data_dir)
@@ -181,19 +180,16 @@ async def _serve(
         _start_failure(exc, debug)
         return 1
     _warn_about_empty_modules(server)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still interrupts
-            loop.add_signal_handler(sig, stop.set)
-    names = ", ".join(databases)
-    print(f"Serving {names} at {url}", flush=True)
-    print(f"Owner token: {server.owner_token}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        print("Shutting down...", file=sys.stderr, flush=True)
-        await server.stop()
+    # Not loop.add_signal_handler: under load its self-pipe overflows and signals are lost.
+    with StopSignals() as signals:
+        names = ", ".join(databases)
+        print(f"Serving {names} at {url}", flush=True)
+        print(f"Owner token: {server.owner_token}", flush=True)
+        try:
+            await signals.wait()
+        finally:
+            print("Shutting down...", file=sys.stderr, flush=True)
+            await server.stop()
     return 0
 
 

@@ -54,6 +54,8 @@ OWNER_SUBJECT: Final = "spacetimedb-sdk-local-owner"
 ModuleSource = str | os.PathLike[str] | ModuleType
 
 _STOP_TIMEOUT: Final = 10.0
+#: How long stopping waits for HTTP requests in progress (aiohttp's default is a minute).
+_HTTP_SHUTDOWN_TIMEOUT: Final = 5.0
 
 
 class LocalServer:
@@ -138,7 +140,12 @@ class LocalServer:
                 )
                 self.state.databases[name] = runtime
                 runtime.start()
-            runner = web.AppRunner(build_app(self.state), handle_signals=False, access_log=None)
+            runner = web.AppRunner(
+                build_app(self.state),
+                handle_signals=False,
+                access_log=None,
+                shutdown_timeout=_HTTP_SHUTDOWN_TIMEOUT,
+            )
             await runner.setup()
             self._runner = runner
             site = web.TCPSite(runner, self.host, self._requested_port)
