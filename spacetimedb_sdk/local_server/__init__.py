@@ -2,7 +2,8 @@
 
 ``from spacetimedb_sdk.local_server import LocalServer`` is the entry point (see
 :mod:`spacetimedb_sdk.local_server.server`). This subpackage needs the optional ``server`` extra
-(``pip install 'spacetimedb-sdk[server]'``: aiohttp, sqlglot, pyjwt[crypto], blake3).
+(``pip install -e '.[server]'`` in a checkout of this repository: aiohttp, sqlglot,
+pyjwt[crypto], blake3; the package index's ``spacetimedb-sdk`` is the unrelated 0.7 SDK).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def __getattr__(name: str) -> Any:
         except ImportError as exc:
             raise ImportError(
                 f"the local server needs the 'server' extra ({exc}); "
-                "install it with: pip install 'spacetimedb-sdk[server]'"
+                "install it from a checkout of this repository with: pip install -e '.[server]'"
             ) from exc
         return LocalServer
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
