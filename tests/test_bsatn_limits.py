@@ -52,19 +52,15 @@ def run_limited(
     code: str, memory_mb: int = 1024, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a child Python whose address space is capped at ``memory_mb``."""
-
-    def cap() -> None:
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
+    limit = memory_mb * 1024 * 1024
+    capped = f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))\n"
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", capped + textwrap.dedent(code)],
         check=False,
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
-        preexec_fn=cap,
     )
 
 
