@@ -188,12 +188,20 @@ class WebSocketSession:
                 await asyncio.sleep(0)  # let the last deliveries reach the outbox
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.outbox.flush(), self._config.flush_timeout)
+                # With our reader waiting in receive(), aiohttp's close() would cut the TCP
+                # connection right after the Close frame; unread client bytes then make it a
+                # reset that can destroy the Close frame on its way. Without a reader, close()
+                # reads (and discards) until the client's Close or ``close_timeout``.
+                keepalive.cancel()
+                reader.cancel()
+                await asyncio.gather(keepalive, reader, return_exceptions=True)
                 with contextlib.suppress(Exception):
                     await self._ws.close(
                         code=self._close_code, message=_close_reason(self._close_text)
                     )
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(reader, self._config.close_timeout + 1.0)
+            else:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(reader, self._config.close_timeout + 1.0)
         finally:
             for task in (reader, stopper, processor, keepalive):
                 task.cancel()
