@@ -217,6 +217,8 @@ def test_join_rules_are_enforced(h: Harness) -> None:
     bad = [
         "SELECT * FROM item JOIN player ON item.owner_id = player.id",  # SELECT * over a join
         "SELECT item.* FROM item JOIN player ON item.name = player.name",  # no index
+        # no ON: the real planner can only loop, whatever the WHERE links
+        "SELECT item.* FROM item CROSS JOIN player WHERE item.owner_id = player.id",
         "SELECT player.* FROM player JOIN item a ON a.owner_id = player.id JOIN item b"
         " ON b.owner_id = player.id",  # three tables
     ]
@@ -243,7 +245,8 @@ def _apply(bag: Counter[bytes], updates: list[QuerySetUpdate]) -> None:
         "SELECT item.* FROM item JOIN player ON item.owner_id = player.id WHERE player.level > 5",
         "SELECT player.* FROM player JOIN item ON item.owner_id = player.id WHERE item.name = 'sword'",
         "SELECT i.* FROM item i JOIN player p ON p.id = i.owner_id",
-        "SELECT item.* FROM item CROSS JOIN player WHERE item.owner_id = player.id AND player.level < 4",
+        "SELECT item.* FROM item JOIN player ON item.owner_id = player.id "
+        "WHERE player.level < 4 AND item.name <> 'x'",
     ],
 )
 def test_incremental_join_matches_full_evaluation(h: Harness, sql: str) -> None:

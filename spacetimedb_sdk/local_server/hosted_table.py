@@ -150,6 +150,11 @@ class HostedTable:
             accessor=self.schema.accessor_name,
             is_event=self.schema.is_event,
             indexed_columns=indexed,
+            index_columns=tuple(
+                tuple(self.schema.columns[c].name for c in ix.columns)
+                for ix in self.schema.indexes
+                if ix.columns
+            ),
             typespace=self._module_schema.typespace,
         )
 

@@ -28,9 +28,11 @@ class ColumnInfo:
 class TableInfo:
     """What binding needs to know about one table or view.
 
-    ``indexed_columns`` lists columns that lead some index (``None`` = unknown, and then the
-    subscription rule "join columns must be indexed" is not enforced). Column types may contain
-    ``Ref``s into ``typespace``.
+    ``indexed_columns`` lists columns that lead some index and ``index_columns`` every index's
+    columns in order (``None`` = unknown, and then the subscription rule "join columns must be
+    indexed" is not enforced). A view's ``index_columns`` is its primary key, if any (the real
+    server indexes a view's hidden argument column followed by that key). Column types may
+    contain ``Ref``s into ``typespace``.
     """
 
     name: str
@@ -39,6 +41,7 @@ class TableInfo:
     is_event: bool = False
     is_view: bool = False
     indexed_columns: frozenset[str] | None = None
+    index_columns: tuple[tuple[str, ...], ...] | None = None
     typespace: Typespace = field(default_factory=Typespace)
 
     @classmethod
@@ -47,6 +50,15 @@ class TableInfo:
     ) -> TableInfo:
         """Build from ``(column name, type)`` pairs; ``options`` are the other fields."""
         return cls(name, tuple(ColumnInfo(n, t) for n, t in columns), **options)
+
+    @property
+    def indexes(self) -> tuple[tuple[str, ...], ...] | None:
+        """Every index's columns (from ``index_columns``, else one per ``indexed_columns``)."""
+        if self.index_columns is not None:
+            return self.index_columns
+        if self.indexed_columns is None:
+            return None
+        return tuple((c,) for c in sorted(self.indexed_columns))
 
     def column(self, name: str) -> ColumnInfo | None:
         """Look a column up by accessor name first, then by canonical name (as the server does)."""

@@ -18,7 +18,9 @@ from spacetimedb_sdk.local_server.sql.typed_tree import (
     BoundCompare,
     BoundExpr,
     BoundLogic,
+    Constant,
     FieldRef,
+    SenderValue,
     Source,
     TypeChecker,
     require_table,
@@ -286,26 +288,76 @@ def bind_subscription(
 
 
 def _check_subscription_plan(bound: FromClause, returns: Source) -> None:
+    """The real server's rule for subscription joins (its optimizer, as of 2.x).
+
+    A join is planned as a hash join of the FROM table (lhs) with the JOIN table (rhs) on the
+    ``ON`` equality. Comparisons of one table's column with a constant (or ``:sender``) in a
+    top-level ``AND`` of the WHERE move down to that table, and a view always carries one (its
+    hidden argument filter). If the lhs is a plain table and the rhs is filtered, the two sides
+    swap. The join must then become an index join into the rhs: some index of the rhs must end
+    with the rhs join column, every earlier column of it fixed by a ``col = constant`` on the rhs.
+    Otherwise (no such index, or no ``ON`` at all) the subscription is refused, since it would
+    need a hash or nested-loop join. Finally an event table cannot be that rhs.
+    """
     count = len(bound.sources)
     if count > 2:
         raise SqlError(f"Invalid number of tables in subscription: {count}")
     if count < 2:
         return
-    # A two-table subscription is planned as an index lookup into the table that is not
-    # returned; without an equality linking the two tables and an index on the looked-up
-    # column it would need a hash or nested-loop join, which subscriptions refuse.
-    lookup = next(s for s in bound.sources if s.alias != returns.alias)
-    link = _link_column(bound.join_conditions[0], lookup.alias, returns.alias)
-    if link is None and bound.filter is not None:
-        for conjunct in _conjuncts(bound.filter):
-            link = _link_column(conjunct, lookup.alias, returns.alias)
-            if link is not None:
-                break
-    indexed = lookup.table.indexed_columns
-    if link is None or (indexed is not None and link not in indexed):
+    lhs, rhs = bound.sources
+    on = bound.join_conditions[0]
+    fields = _on_fields(on, lhs.alias, rhs.alias)
+    if fields is None:
         raise SqlError("Subscriptions require indexes on join columns")
-    if lookup.table.is_event:
+    pushed = _pushed_constants(bound.filter)
+    lhs_col, rhs_col = fields
+
+    def is_filtered(source: Source) -> bool:
+        return source.table.is_view or source.alias in pushed
+
+    if not is_filtered(lhs) and is_filtered(rhs):
+        lhs, rhs, lhs_col, rhs_col = rhs, lhs, rhs_col, lhs_col
+    fixed = {column for op, column in pushed.get(rhs.alias, ()) if op == "="}
+    indexes = rhs.table.indexes
+    if indexes is not None and not any(
+        cols and cols[-1] == rhs_col and all(c in fixed for c in cols[:-1]) for cols in indexes
+    ):
+        raise SqlError("Subscriptions require indexes on join columns")
+    if rhs.table.is_event:
         raise SqlError("Event tables cannot be used as the lookup table in subscription joins")
+
+
+def _on_fields(on: BoundCompare | None, lhs_alias: str, rhs_alias: str) -> tuple[str, str] | None:
+    """(lhs column, rhs column) of an ``ON lhs.x = rhs.y`` (either order)."""
+    if on is None or on.op != "=":
+        return None
+    left, right = on.left, on.right
+    if not isinstance(left, FieldRef) or not isinstance(right, FieldRef):
+        return None
+    if left.alias == lhs_alias and right.alias == rhs_alias:
+        return left.column, right.column
+    if left.alias == rhs_alias and right.alias == lhs_alias:
+        return right.column, left.column
+    return None
+
+
+def _pushed_constants(where: BoundExpr | None) -> dict[str, list[tuple[str, str]]]:
+    """Per alias, the ``(op, column)`` of WHERE comparisons with a constant that the planner
+    moves down to that table: the whole WHERE when it is one comparison, else the comparisons
+    of a top-level AND (never anything under an OR)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    if where is None:
+        return out
+    terms = list(_conjuncts(where)) if isinstance(where, BoundLogic) and where.is_and else [where]
+    for term in terms:
+        if not isinstance(term, BoundCompare):
+            continue
+        left, right = term.left, term.right
+        if isinstance(left, FieldRef) and isinstance(right, (Constant, SenderValue)):
+            out.setdefault(left.alias, []).append((term.op, left.column))
+        elif isinstance(right, FieldRef) and isinstance(left, (Constant, SenderValue)):
+            out.setdefault(right.alias, []).append((term.op, right.column))
+    return out
 
 
 def _conjuncts(expr: BoundExpr) -> Iterator[BoundExpr]:
@@ -314,17 +366,3 @@ def _conjuncts(expr: BoundExpr) -> Iterator[BoundExpr]:
             yield from _conjuncts(operand)
     else:
         yield expr
-
-
-def _link_column(expr: BoundExpr | None, lookup_alias: str, other_alias: str) -> str | None:
-    """The looked-up column of an ``other.x = lookup.y`` equality, if ``expr`` is one."""
-    if not isinstance(expr, BoundCompare) or expr.op != "=":
-        return None
-    left, right = expr.left, expr.right
-    if not isinstance(left, FieldRef) or not isinstance(right, FieldRef):
-        return None
-    if left.alias == other_alias and right.alias == lookup_alias:
-        return right.column
-    if left.alias == lookup_alias and right.alias == other_alias:
-        return left.column
-    return None
