@@ -22,6 +22,7 @@ Value shapes: see :mod:`spacetimedb_sdk.values`. Bindings (:class:`ProductBindin
 
 from __future__ import annotations
 
+import re
 import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -350,7 +351,9 @@ class BsatnCodec(Generic[T]):
         """
         self._check_spans(data, starts, ends, None)
 
-    def split_validated(self, data: bytes, starts: Sequence[int], ends: Sequence[int]) -> list[bytes]:
+    def split_validated(
+        self, data: bytes, starts: Sequence[int], ends: Sequence[int]
+    ) -> list[bytes]:
         """:meth:`validate_spans`, returning each span's bytes (one pass does both)."""
         out: list[bytes] = []
         self._check_spans(data, starts, ends, out.append)
@@ -1048,7 +1051,11 @@ class _Generator:
         if not self.zero_budget:
             lines = [f"def {dec_name}(buf, pos):", "    blen = len(buf)"]
         elif root:
-            lines = [f"def {dec_name}(buf, pos):", "    blen = len(buf)", "    zb = [blen - pos + _ZA]"]
+            lines = [
+                f"def {dec_name}(buf, pos):",
+                "    blen = len(buf)",
+                "    zb = [blen - pos + _ZA]",
+            ]
         else:
             lines = [f"def {dec_name}(buf, pos, zb):", "    blen = len(buf)"]
         block = _Block(lines, 1)
@@ -1162,6 +1169,7 @@ class _ValidatorGenerator:
             "_bad_tag": _bad_tag,
             "_too_many": _too_many,
             "_trailing": _trailing,
+            "_end_mismatch": _end_mismatch,
             "_zero_size_exhausted": _zero_size_exhausted,
             "_ZA": ZERO_SIZE_ELEMENT_ALLOWANCE,
         }
@@ -1175,9 +1183,7 @@ class _ValidatorGenerator:
         self.counter += 1
         return f"{prefix}{self.counter}"
 
-    def static_checks(
-        self, ty: AlgebraicType, base: int, out: list[tuple[int, int, bool]]
-    ) -> int:
+    def static_checks(self, ty: AlgebraicType, base: int, out: list[tuple[int, int, bool]]) -> int:
         """Append the byte checks of fixed-size ``ty`` at offset ``base``; return its size."""
         ty, _ = self.types.resolve(ty)
         if isinstance(ty, PrimitiveType):
@@ -1203,7 +1209,9 @@ class _ValidatorGenerator:
             if is_bool:
                 block.emit(f"if buf[{at}] > 1: raise _bad_bool({at}, buf[{at}])")
             else:
-                block.emit(f"if buf[{at}] >= {limit}: raise _bad_tag({at}, buf[{at}], 'sum', {limit})")
+                block.emit(
+                    f"if buf[{at}] >= {limit}: raise _bad_tag({at}, buf[{at}], 'sum', {limit})"
+                )
         block.checks = []
 
     def sync(self, block: _VBlock, extra: int, what: str) -> int:
@@ -1344,13 +1352,17 @@ class _ValidatorGenerator:
                 "        pos = start",
             ]
         else:
-            lines = ["def _val_spans(buf, starts, ends, _ta):", "    for pos, blen in zip(starts, ends):"]
+            lines = [
+                "def _val_spans(buf, starts, ends, _ta):",
+                "    for pos, blen in zip(starts, ends):",
+            ]
         if self.zero_budget:
             lines.append("        zb = [blen - pos + _ZA]")
         block = _VBlock(lines, 2)
         self.val(ty, block, ())
         self.flush(block)
-        block.emit("if pos != blen: raise _trailing(pos, blen)")
+        if not _fold_tail_string(lines):
+            block.emit("if pos != blen: raise _trailing(pos, blen)")
         if split:
             block.emit("_ra(buf[start:blen])")
         self.sources.append("\n".join(lines))
@@ -1386,21 +1398,59 @@ class _Validator:
     source: str
 
 
+_TAIL = re.compile(
+    r"(?P<ind> +)if (?P<e>e\d+) > blen: raise _truncated\(pos, (?P<n>n\d+), blen, (?P<w>'[^']*')\)"
+)
+
+
+def _fold_tail_string(lines: list[str]) -> bool:
+    """Peephole for rows ending in a String: one ``!=`` check instead of three statements.
+
+    ``if e > blen: raise ...; _ta(buf[pos:e]); pos = e`` followed by the trailing-bytes check
+    becomes ``if e != blen: raise ...; _ta(buf[pos:e])``.
+    """
+    if len(lines) < 3:
+        return False
+    found = _TAIL.fullmatch(lines[-3])
+    if found is None or found["ind"] != " " * 8:  # only at the loop body's own level
+        return False
+    ind, end = found["ind"], found["e"]
+    if lines[-2] != f"{ind}_ta(buf[pos:{end}])" or lines[-1] != f"{ind}pos = {end}":
+        return False
+    lines[-3] = (
+        f"{ind}if {end} != blen: raise _end_mismatch(pos, {found['n']}, {end}, blen, {found['w']})"
+    )
+    del lines[-1]
+    return True
+
+
+def _end_mismatch(pos: int, length: int, end: int, blen: int, what: str) -> BsatnDecodeError:
+    if end > blen:
+        return _truncated(pos, length, blen, what)
+    return _trailing(end, blen)
+
+
 def _trailing(pos: int, end: int) -> BsatnDecodeError:
     return BsatnDecodeError(f"{end - pos} trailing byte(s) after the value", pos)
 
 
 def _texts_are_utf8(texts: list[bytes]) -> bool:
     # An ASCII separator keeps the pieces independent: a sequence cut at the end of one piece,
-    # or a continuation byte starting the next, is still invalid in the joined bytes.
-    joined = b"\0".join(texts)
-    if joined.isascii():
-        return True
-    try:
-        joined.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
+    # or a continuation byte starting the next, is still invalid in the joined bytes. Pieces
+    # are checked about a thousand at a time: decoding a cache-sized chunk is several times
+    # faster than one huge string (whose wide characters also force a 4-byte-per-char result).
+    for i in range(0, len(texts), _UTF8_CHUNK):
+        joined = b"\0".join(texts[i : i + _UTF8_CHUNK])
+        if joined.isascii():
+            continue
+        try:
+            joined.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
     return True
+
+
+_UTF8_CHUNK: Final = 1024
 
 
 _VALIDATORS: dict[tuple[AlgebraicType, Typespace], _Validator] = {}
@@ -1415,6 +1465,7 @@ def _validator_for(ty: AlgebraicType, typespace: Typespace) -> _Validator:
         with _CACHE_LOCK:
             found = _VALIDATORS.setdefault(key, found)
     return found
+
 
 _ALLOWED_BYTES: dict[int, bytes] = {}
 
