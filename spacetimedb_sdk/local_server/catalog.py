@@ -1,6 +1,6 @@
 """Which tables a caller may read, as SQL catalogs (docs/protocol.md#sql-endpoint, docs/protocol.md#sql-subset).
 
-Private tables are visible only to the database owner; to everyone else they do not exist, so a
+Private tables (and private views) are visible only to the database owner; to everyone else they do not exist, so a
 query naming one fails exactly like a query naming an unknown table. The same rule serves HTTP
 SQL, subscriptions and one-off queries.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.host import Database
 from spacetimedb_sdk.local_server.sql import SimpleCatalog, TableInfo
+from spacetimedb_sdk.local_server.views import Relations
 
 __all__ = ["DatabaseCatalog"]
 
@@ -19,6 +20,8 @@ class DatabaseCatalog:
 
     def __init__(self, database: Database) -> None:
         self.owner = database.owner_identity
+        #: Views and visibility-filtered tables: what each caller reads under a name.
+        self.relations = Relations(database)
         tables = database.tables
         self.all_tables: tuple[TableInfo, ...] = tuple(
             hosted.sql_info() for hosted in tables.values()
@@ -27,16 +30,23 @@ class DatabaseCatalog:
         self.public_tables: tuple[TableInfo, ...] = tuple(
             t for t in self.all_tables if t.name in public
         )
-        self._owner_catalog = SimpleCatalog(self.all_tables)
-        self._public_catalog = SimpleCatalog(self.public_tables)
+        # Views are named like tables (private ones only for the owner); the real server keeps
+        # them in user tables, so `SELECT * FROM *` includes them too.
+        view_list = self.relations.view_infos()
+        all_views = [info for info, _ in view_list]
+        public_views = [info for info, is_public in view_list if is_public]
+        self._owner_readable = (*self.all_tables, *all_views)
+        self._public_readable = (*self.public_tables, *public_views)
+        self._owner_catalog = SimpleCatalog([*self.all_tables, *all_views])
+        self._public_catalog = SimpleCatalog([*self.public_tables, *public_views])
 
     def is_owner(self, identity: Identity) -> bool:
         """True for the database owner."""
         return identity == self.owner
 
     def readable_tables(self, identity: Identity) -> tuple[TableInfo, ...]:
-        """The tables ``identity`` may read (all of them for the owner)."""
-        return self.all_tables if self.is_owner(identity) else self.public_tables
+        """The tables and views ``identity`` may read (all of them for the owner)."""
+        return self._owner_readable if self.is_owner(identity) else self._public_readable
 
     def for_caller(self, identity: Identity) -> SimpleCatalog:
         """The catalog ``identity`` binds its queries against."""

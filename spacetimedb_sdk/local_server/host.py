@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from spacetimedb_sdk.algebraic_type import RefType, Typespace
 from spacetimedb_sdk.bsatn import BsatnCodec, ProductBinding, compile_codec
@@ -75,6 +75,9 @@ _LIFECYCLE_NAMES: Final = {
     Lifecycle.ON_CONNECT: "OnConnect",
     Lifecycle.ON_DISCONNECT: "OnDisconnect",
 }
+
+
+_T = TypeVar("_T")
 
 
 def _as_tuple(*values: Any) -> tuple[Any, ...]:
@@ -388,6 +391,14 @@ class Database:
             tx.rollback()
             raise
         self._commit(tx, kind, None, caller_identity, connection_id, ts, request)
+
+    def read_only(self, body: Callable[[DbView], _T]) -> _T:
+        """Run ``body(db)`` in a transaction that is always rolled back (views read this way)."""
+        tx = self._ds.begin(self.clock())
+        try:
+            return body(self.db_view)
+        finally:
+            tx.rollback()
 
     # ============================================================================ reducers
     def _run_reducer(

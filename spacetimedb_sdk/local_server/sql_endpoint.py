@@ -95,7 +95,8 @@ def _execute(
     typespace = database.schema.typespace
     if isinstance(bound, BoundSelect):
         budget = row_budget(database, catalog, caller)
-        rows = bound.execute(lambda name: database.table(name).generic_rows(), budget)
+        relations = catalog.relations  # views and visibility filters, as the caller sees them
+        rows = bound.execute(lambda name: relations.source(name, caller).generic_rows(), budget)
         columns = [_column_json(c.name, c.type) for c in bound.columns]
         json_rows = [
             [

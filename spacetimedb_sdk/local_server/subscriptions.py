@@ -55,6 +55,7 @@ from spacetimedb_sdk.local_server.sql import (
     queries_for_all_tables,
 )
 from spacetimedb_sdk.local_server.tx_delta import TableDelta, TxDelta
+from spacetimedb_sdk.local_server.views import InstanceKey, Relation, Relations
 from spacetimedb_sdk.messages import (
     EventTableRows,
     OneOffQuery,
@@ -85,7 +86,8 @@ __all__ = [
     "TransactionUpdates",
 ]
 
-#: A query's result identity: its AST, plus the caller when it mentions ``:sender``.
+#: A query's result identity: its AST, plus the caller when its result depends on who asks
+#: (``:sender``, a per-client view, a table narrowed by visibility filters).
 QueryKey: TypeAlias = tuple[Query, Identity | None]
 #: Row bytes gained and lost by one query in one transaction.
 RowDelta: TypeAlias = tuple[list[bytes], list[bytes]]
@@ -116,6 +118,12 @@ class SubscribedQuery:
     is_event: bool
     #: None for single-table queries.
     join: _JoinPlan | None
+    #: Per relation name read, the view / filtered-table instance read (None: the table itself).
+    sources: tuple[tuple[str, InstanceKey | None], ...] = ()
+
+    def instance_keys(self) -> list[InstanceKey]:
+        """The materialised instances this query reads."""
+        return [key for _, key in self.sources if key is not None]
 
 
 @dataclass(eq=False)
@@ -203,28 +211,40 @@ class _RowPool:
 class _Evaluator:
     """Evaluates queries against the current state and one transaction's delta (cached)."""
 
-    def __init__(self, database: Database, delta: TxDelta | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        relations: Relations,
+        delta: TxDelta | None = None,
+        instance_changes: dict[InstanceKey, TableDelta] | None = None,
+    ) -> None:
         self._db = database
+        self._relations = relations
         self._delta = delta
+        self._instance_changes = instance_changes or {}
         self._results: dict[QueryKey, RowDelta] = {}
         self._rows: dict[tuple[QueryKey, bool], TableUpdateRows | None] = {}
         self._generic: dict[tuple[str, bytes], Any] = {}
         self._fixed: dict[str, int | None] = {}
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _table(self, name: str) -> HostedTable:
-        return self._db.table(name)
+    def _table(self, name: str, query: SubscribedQuery | None = None) -> HostedTable | Relation:
+        """What ``query`` reads under ``name``: the table, or a view / filtered instance."""
+        key = None if query is None else dict(query.sources).get(name)
+        if key is None:
+            return self._db.table(name)
+        return self._relations.get(key)
 
     def generic(self, table: str, row: bytes) -> Any:
         key = (table, row)
         value = self._generic.get(key)
         if value is None:
-            value = self._generic[key] = self._table(table).generic(row)
+            value = self._generic[key] = self._relations.generic(table, row)
         return value
 
     def row_list(self, table: str, rows: Sequence[bytes]) -> BsatnRowList:
         if table not in self._fixed:
-            self._fixed[table] = self._table(table).generic_codec.fixed_size
+            self._fixed[table] = self._relations.codec(table).fixed_size
         return BsatnRowList.from_rows(rows, self._fixed[table])
 
     # -- full evaluation --------------------------------------------------------------------------
@@ -232,15 +252,21 @@ class _Evaluator:
         """The rows the query matches now (event tables: none, they hold no rows)."""
         if query.is_event:
             return []
-        return self.evaluate_bound(query.bound, budget)
+        return self.evaluate_bound(query.bound, budget, query)
 
-    def evaluate_bound(self, bound: BoundQuery, budget: RowBudget | None = None) -> list[bytes]:
+    def evaluate_bound(
+        self,
+        bound: BoundQuery,
+        budget: RowBudget | None = None,
+        query: SubscribedQuery | None = None,
+    ) -> list[bytes]:
         """Bytes of every row ``bound`` returns from the current state (a bag).
 
         A ``budget`` bounds the rows scanned (``RowLimitExceededError`` once it is spent).
+        ``query`` says which view / filtered instances the names mean.
         """
         if not bound.is_join:
-            hosted = self._table(bound.table)
+            hosted = self._table(bound.table, query)
             keep = bound.row_predicate()
             scanned = hosted.row_bytes()
             rows = scanned if budget is None else budget.meter(scanned)
@@ -252,7 +278,7 @@ class _Evaluator:
             rows = tables.get(name)
             if rows is None:  # once per table, also for a self-join
                 rows = tables[name] = [
-                    pool.add(b, self.generic(name, b)) for b in self._table(name).row_bytes()
+                    pool.add(b, self.generic(name, b)) for b in self._table(name, query).row_bytes()
                 ]
             return rows
 
@@ -289,12 +315,19 @@ class _Evaluator:
             self._results[query.key] = cached
         return cached
 
-    def _table_delta(self, name: str) -> TableDelta | None:
+    def _table_delta(self, name: str, query: SubscribedQuery) -> TableDelta | None:
+        key = dict(query.sources).get(name)
+        if key is not None:
+            return self._instance_changes.get(key)
         assert self._delta is not None
         return self._delta.table(name)
 
+    def touches(self, query: SubscribedQuery) -> bool:
+        """True when the transaction changed something ``query`` reads."""
+        return any(self._table_delta(name, query) is not None for name, _ in query.sources)
+
     def _single_table_delta(self, query: SubscribedQuery) -> RowDelta:
-        change = self._table_delta(query.table)
+        change = self._table_delta(query.table, query)
         if change is None:
             return [], []
         keep = query.bound.row_predicate()
@@ -307,9 +340,14 @@ class _Evaluator:
         return [pool.add(b, self.generic(table, b)) for b in rows]
 
     def _current_with_keys(
-        self, table: str, column: str, keys: set[Any], exclude: set[bytes]
+        self,
+        query: SubscribedQuery,
+        table: str,
+        column: str,
+        keys: set[Any],
+        exclude: set[bytes],
     ) -> list[bytes]:
-        hosted = self._table(table)
+        hosted = self._table(table, query)
         out: list[bytes] = []
         for key in keys:
             out.extend(b for b, _ in hosted.find(column, key) if b not in exclude)
@@ -317,7 +355,8 @@ class _Evaluator:
 
     def _join_delta(self, query: SubscribedQuery, plan: _JoinPlan) -> RowDelta:
         r_name, l_name = plan.returned_table, plan.lookup_table
-        r_change, l_change = self._table_delta(r_name), self._table_delta(l_name)
+        r_change = self._table_delta(r_name, query)
+        l_change = self._table_delta(l_name, query)
         if r_change is None and l_change is None:
             return [], []
         r_ins = [b for b, _ in r_change.inserts] if r_change else []
@@ -343,17 +382,19 @@ class _Evaluator:
         if r_ins:  # new returned rows x current lookup rows
             r_rows = self._generic_rows(pool, r_name, r_ins)
             l_rows = self._generic_rows(
-                pool, l_name, self._current_with_keys(l_name, l_col, keys(r_rows, r_col), set())
+                pool,
+                l_name,
+                self._current_with_keys(query, l_name, l_col, keys(r_rows, r_col), set()),
             )
             inserts += run(r_rows, l_rows)
         if l_ins:  # new lookup rows x returned rows that existed before
             l_rows = self._generic_rows(pool, l_name, l_ins)
-            r_old = self._current_with_keys(r_name, r_col, keys(l_rows, l_col), r_ins_set)
+            r_old = self._current_with_keys(query, r_name, r_col, keys(l_rows, l_col), r_ins_set)
             inserts += run(self._generic_rows(pool, r_name, r_old), l_rows)
         if r_del:  # deleted returned rows x lookup rows as they were before
             r_rows = self._generic_rows(pool, r_name, r_del)
             wanted = keys(r_rows, r_col)
-            l_before = self._current_with_keys(l_name, l_col, wanted, l_ins_set)
+            l_before = self._current_with_keys(query, l_name, l_col, wanted, l_ins_set)
             l_rows = self._generic_rows(pool, l_name, l_before)
             l_rows += [
                 row for row in self._generic_rows(pool, l_name, l_del) if row[l_col] in wanted
@@ -361,16 +402,16 @@ class _Evaluator:
             deletes += run(r_rows, l_rows)
         if l_del:  # deleted lookup rows x returned rows that survived the transaction
             l_rows = self._generic_rows(pool, l_name, l_del)
-            r_kept = self._current_with_keys(r_name, r_col, keys(l_rows, l_col), r_ins_set)
+            r_kept = self._current_with_keys(query, r_name, r_col, keys(l_rows, l_col), r_ins_set)
             deletes += run(self._generic_rows(pool, r_name, r_kept), l_rows)
         return inserts, deletes
 
     def _self_join_delta(self, query: SubscribedQuery) -> RowDelta:
-        change = self._table_delta(query.table)
+        change = self._table_delta(query.table, query)
         if change is None:
             return [], []
         name = query.table
-        after = self._table(name).row_bytes()
+        after = self._table(name, query).row_bytes()
         inserted = {b for b, _ in change.inserts}
         before = [b for b in after if b not in inserted] + [b for b, _ in change.deletes]
 
@@ -392,6 +433,7 @@ class SubscriptionManager:
     def __init__(self, database: Database, catalog: DatabaseCatalog | None = None) -> None:
         self._db = database
         self.catalog = catalog or DatabaseCatalog(database)
+        self.relations: Relations = self.catalog.relations
         self._clients: dict[ClientKey, _Client] = {}
 
     # -- connections -------------------------------------------------------------------------------
@@ -400,8 +442,19 @@ class SubscriptionManager:
         self._clients[key] = _Client(identity)
 
     def remove_client(self, key: ClientKey) -> None:
-        """Forget a connection and all its query sets."""
-        self._clients.pop(key, None)
+        """Forget a connection and all its query sets (and the view instances only it read)."""
+        if self._clients.pop(key, None) is not None:
+            self._retain_instances()
+
+    def _retain_instances(self) -> None:
+        needed = {
+            k
+            for client in self._clients.values()
+            for query_set in client.sets.values()
+            for query in query_set.queries
+            for k in query.instance_keys()
+        }
+        self.relations.retain(needed)
 
     def query_sets(self, key: ClientKey) -> dict[int, QuerySet]:
         """The active query sets of a connection, by id."""
@@ -434,16 +487,36 @@ class SubscriptionManager:
             )
             for query in queries:
                 bound = bind_subscription(query, catalog, sender=identity)
-                key: QueryKey = (query, identity if query.uses_sender else None)
+                sources = self._sources(bound, identity)
+                if bound.is_join and any(
+                    k is not None and self.relations.filter_tables(k[0]) > 1 for _, k in sources
+                ):
+                    # The real server splices a filter's joins into the query before planning.
+                    extra = sum(self.relations.filter_tables(n) - 1 for n, _ in sources)
+                    raise SqlError(
+                        f"Invalid number of tables in subscription: {len(bound.sources) + extra}"
+                    )
+                personal = query.uses_sender or any(
+                    k is not None and k[1] is not None for _, k in sources
+                )
+                key: QueryKey = (query, identity if personal else None)
                 if key in seen:
                     continue
                 seen.add(key)
-                table = self._db.table(bound.table)
+                is_event = not self.relations.is_view(bound.table) and (
+                    self._db.table(bound.table).schema.is_event
+                )
                 plan = _join_plan(bound)
                 if bound.is_join and plan is None:
                     raise SqlError("Subscriptions require indexes on join columns")
-                out.append(SubscribedQuery(key, bound, table.name, table.schema.is_event, plan))
+                out.append(SubscribedQuery(key, bound, bound.table, is_event, plan, sources))
         return tuple(out)
+
+    def _sources(
+        self, bound: BoundQuery, caller: Identity
+    ) -> tuple[tuple[str, InstanceKey | None], ...]:
+        names = dict.fromkeys(bound.tables)
+        return tuple((name, self.relations.instance_key(name, caller)) for name in names)
 
     # -- requests ---------------------------------------------------------------------------------
     def subscribe(self, key: ClientKey, request: Subscribe) -> SubscribeApplied | SubscriptionError:
@@ -459,10 +532,12 @@ class SubscriptionManager:
             )
         try:
             queries = self.compile(client.identity, request.query_strings)
-            evaluator = _Evaluator(self._db)
+            self.relations.ensure(k for q in queries for k in q.instance_keys())
+            evaluator = _Evaluator(self._db, self.relations)
             budget = row_budget(self._db, self.catalog, client.identity)
             rows = self._query_rows(evaluator, queries, budget)
         except SqlError as exc:
+            self._retain_instances()
             return SubscriptionError(request.request_id, request.query_set_id, str(exc))
         client.sets[set_id] = QuerySet(set_id, queries)
         return SubscribeApplied(request.request_id, request.query_set_id, rows)
@@ -482,7 +557,8 @@ class SubscriptionManager:
             )
         rows = None
         if request.flags is UnsubscribeFlags.SEND_DROPPED_ROWS:
-            rows = self._query_rows(_Evaluator(self._db), query_set.queries)
+            rows = self._query_rows(_Evaluator(self._db, self.relations), query_set.queries)
+        self._retain_instances()
         return UnsubscribeApplied(request.request_id, request.query_set_id, rows)
 
     def one_off_query(self, identity: Identity, request: OneOffQuery) -> OneOffQueryResult:
@@ -490,11 +566,18 @@ class SubscriptionManager:
         try:
             query = parse_one_off_query(request.query_string)
             bound = bind_query(query, self.catalog.for_caller(identity), sender=identity)
-            table = self._db.table(bound.table)
-            evaluator = _Evaluator(self._db)
+            sources = self._sources(bound, identity)
+            is_event = not self.relations.is_view(bound.table) and (
+                self._db.table(bound.table).schema.is_event
+            )
+            subscribed = SubscribedQuery(
+                (query, identity), bound, bound.table, is_event, None, sources
+            )
+            evaluator = _Evaluator(self._db, self.relations)
             budget = row_budget(self._db, self.catalog, identity)
-            rows = [] if table.schema.is_event else evaluator.evaluate_bound(bound, budget)
-            result = QueryRows([SingleTableRows(table.name, evaluator.row_list(table.name, rows))])
+            rows = [] if is_event else evaluator.evaluate_bound(bound, budget, subscribed)
+            name = bound.table
+            result = QueryRows([SingleTableRows(name, evaluator.row_list(name, rows))])
         except SqlError as exc:
             return OneOffQueryResult(request.request_id, Err(str(exc)))
         return OneOffQueryResult(request.request_id, Ok(result))
@@ -529,16 +612,31 @@ class SubscriptionManager:
         result = TransactionUpdates()
         if not delta.tables:
             return result
-        touched = delta.tables.keys()
-        evaluator = _Evaluator(self._db, delta)
+        changes, failures = self.relations.refresh(delta)
+        evaluator = _Evaluator(self._db, self.relations, delta, changes)
         for key, client in self._clients.items():
             if not client.sets or (include is not None and not include(key)):
                 continue
             updates: list[QuerySetUpdate] = []
             failed: list[int] = []
             for set_id, query_set in client.sets.items():
+                broken = next(
+                    (
+                        failures[k]
+                        for q in query_set.queries
+                        for k in q.instance_keys()
+                        if k in failures
+                    ),
+                    None,
+                )
+                if broken is not None:
+                    failed.append(set_id)
+                    result.errors.setdefault(key, []).append(
+                        SubscriptionError(None, QuerySetId(set_id), broken)
+                    )
+                    continue
                 try:
-                    update = self._set_update(evaluator, query_set, touched)
+                    update = self._set_update(evaluator, query_set)
                 except Exception as exc:  # a broken query must not take the others down
                     failed.append(set_id)
                     result.errors.setdefault(key, []).append(
@@ -551,16 +649,15 @@ class SubscriptionManager:
                 del client.sets[set_id]
             if updates:
                 result.updates[key] = updates
+        if failures or any(result.errors.values()):
+            self._retain_instances()
         return result
 
     @staticmethod
-    def _set_update(
-        evaluator: _Evaluator, query_set: QuerySet, touched: Iterable[str]
-    ) -> QuerySetUpdate | None:
-        touched_set = set(touched)
+    def _set_update(evaluator: _Evaluator, query_set: QuerySet) -> QuerySetUpdate | None:
         per_table: dict[str, list[TableUpdateRows]] = {}
         for query in query_set.queries:
-            if touched_set.isdisjoint(query.bound.tables):
+            if not evaluator.touches(query):
                 continue
             rows = evaluator.table_update_rows(query)
             if rows is not None:
