@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from spacetimedb_sdk.client import DbConnection
+from spacetimedb_sdk.client.testing import build_offline
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.messages import (
     InitialConnection,
@@ -84,12 +85,11 @@ def run_once(
     """One timed receipt of ``data`` by a fresh connection, then one timed full iteration of
     the tables it filled; returns (receipt seconds, peak RSS after the receipt in MiB,
     iteration seconds, connection)."""
-    conn, socket = (
+    conn, socket = build_offline(
         DbConnection.builder()
         .with_uri("ws://bench.invalid")
         .with_database_name("bench")
         .with_module(schema)
-        .build_offline()
     )
     socket.deliver(InitialConnection(Identity(1), ConnectionId(1), "bench-token"))
     for qid, queries in _query_sets(probe).items():
@@ -101,7 +101,7 @@ def run_once(
     gc.disable()
     try:
         start = time.perf_counter()
-        conn._dispatch(core.receive_message(decode_server_message(data)))
+        conn._dispatcher.dispatch(core.receive_message(decode_server_message(data)))
         elapsed = time.perf_counter() - start
         rss = _peak_rss_mb()
         start = time.perf_counter()

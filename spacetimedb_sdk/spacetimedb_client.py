@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from spacetimedb_sdk.client.db_connection import DbConnection
 from spacetimedb_sdk.client.errors import ConnectError, DisconnectedError
 from spacetimedb_sdk.client_cache import ClientCache
 from spacetimedb_sdk.core.effects import Effect, RequestFailed, SubscriptionApplied
@@ -47,7 +48,7 @@ from spacetimedb_sdk.legacy.notices import connect_failure_notice
 from spacetimedb_sdk.legacy.sql import rewrite_table_names
 from spacetimedb_sdk.legacy.translate import (
     LegacyDbConnection,
-    connection_class,
+    guarded,
     translate_effects,
 )
 from spacetimedb_sdk.redaction import sdk_logger
@@ -229,14 +230,14 @@ class SpacetimeDBClient:
             self._connection = None
             self._subscriptions = []
         return (
-            connection_class(self._receive_effects)
-            .builder()
+            DbConnection.builder()
             .with_module(module)
             .with_uri(uri)
             .with_database_name(address_or_name)
             .with_token(auth_token)
             .on_disconnect(self._modern_disconnected)
             .on_connect_error(self._modern_connect_failed)
+            .on_effects(guarded(self._receive_effects))
         )
 
     # ================================================================= modern -> legacy
@@ -565,7 +566,7 @@ class SpacetimeDBClient:
         connection = self._connection
         if connection is None:
             raise RuntimeError("not connected")
-        connection._process_frame(data)
+        connection._session.frame_received(data)
 
 
 def _ignore(ctx: Any, value: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from spacetimedb_sdk.algebraic_type import RefType
 from spacetimedb_sdk.bsatn import BsatnCodec, compile_codec
 from spacetimedb_sdk.client import DbConnection
-from spacetimedb_sdk.client.testing import OfflineSocket
+from spacetimedb_sdk.client.testing import OfflineSocket, build_offline
 from spacetimedb_sdk.core.table_cache import TableCache
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import ConnectionId, Identity
@@ -122,7 +122,7 @@ def offline(
         method = getattr(builder, name)
         for cb in value if isinstance(value, list) else [value]:
             builder = method(cb)
-    conn, socket = builder.build_offline(protocol)
+    conn, socket = build_offline(builder, protocol)
     assert isinstance(socket, OfflineSocket)
     return conn, socket
 

@@ -340,6 +340,7 @@ def test_views_are_cached_like_tables_with_their_primary_key() -> None:
     from spacetimedb_sdk.algebraic_type import RefType
     from spacetimedb_sdk.bsatn import compile_codec
     from spacetimedb_sdk.client import DbConnection, TableWithPrimaryKeyHandle
+    from spacetimedb_sdk.client.testing import build_offline
     from spacetimedb_sdk.messages import InitialConnection
     from spacetimedb_sdk.schema import ModuleSchema
     from tests.client_helpers import ME, MY_CONNECTION, TOKEN
@@ -350,12 +351,11 @@ def test_views_are_cached_like_tables_with_their_primary_key() -> None:
     )
     info = view_schema.view("all_view_pk_players")
     encode = compile_codec(RefType(info.product_type_ref), view_schema.typespace).encode
-    conn, socket = (
+    conn, socket = build_offline(
         DbConnection.builder()
         .with_uri("ws://x.invalid")
         .with_database_name("db")
         .with_module(view_schema)
-        .build_offline()
     )
     socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
     handle = conn.db.all_view_pk_players

@@ -20,6 +20,7 @@ import brotli
 import pytest
 
 from spacetimedb_sdk.client import DbConnection
+from spacetimedb_sdk.client.testing import build_offline
 from spacetimedb_sdk.compression import Compression, compress_server_payload
 from spacetimedb_sdk.core import ConnectionCore
 from spacetimedb_sdk.core.effects import (
@@ -195,7 +196,7 @@ def test_builder_option_sets_the_limits_and_they_apply() -> None:
         .with_limits(max_decompressed_size=1 << 20, max_rows_per_message=1)
         .on_error(lambda ctx, err: errors.append(err))
     )
-    limited, limited_socket = builder.build_offline(V2_BSATN_PROTOCOL)
+    limited, limited_socket = build_offline(builder, V2_BSATN_PROTOCOL)
     assert limited.core.limits == MessageLimits(1 << 20, 1)
     limited_socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
     handle = limited.subscription_builder().subscribe("SELECT * FROM user")

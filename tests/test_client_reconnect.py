@@ -154,7 +154,7 @@ def test_requests_are_refused_until_the_new_socket_opens() -> None:
     socket.close(None)
     with pytest.raises(DisconnectedError, match="closed"):
         conn.reducers.set_name("during the drop")
-    socket._conn._core.begin_reconnect()  # an attempt whose socket is not open yet
+    conn.core.begin_reconnect()  # an attempt whose socket is not open yet
     with pytest.raises(DisconnectedError, match="reconnecting"):
         conn.reducers.set_name("during the attempt")
     handle = conn.subscription_builder().subscribe("S")  # subscriptions are replayed instead

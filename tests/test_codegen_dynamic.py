@@ -9,6 +9,7 @@ import pytest
 
 from spacetimedb_sdk.algebraic_type import RefType
 from spacetimedb_sdk.bsatn import compile_codec
+from spacetimedb_sdk.client.testing import build_offline
 from spacetimedb_sdk.codegen import dynamic
 from spacetimedb_sdk.codegen.plan import ProductTypePlan, build_plan
 from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimedb_local_server
@@ -63,7 +64,7 @@ def test_sum_and_enum_classes() -> None:
 def test_offline_connection_with_a_dynamic_module() -> None:
     vectors = {m["name"]: m for m in load_fixture("vectors", "v2_server_messages.json")["messages"]}
     module = dynamic.load_module(CHAT_BSATN.read_bytes(), name="chat")
-    conn, socket = module.builder().with_uri("ws://test").with_database_name("chat").build_offline()
+    conn, socket = build_offline(module.builder().with_uri("ws://test").with_database_name("chat"))
     conn.subscription_builder().subscribe("SELECT * FROM user")
     for name in ("InitialConnection", "SubscribeApplied (chat user rows)"):
         socket.deliver(b"\x00" + bytes.fromhex(vectors[name]["hex"]))

@@ -15,6 +15,7 @@ import pytest
 from spacetimedb_sdk import __version__
 from spacetimedb_sdk.algebraic_type import RefType
 from spacetimedb_sdk.bsatn import compile_codec
+from spacetimedb_sdk.client.testing import build_offline
 from spacetimedb_sdk.codegen.generator import generate_package
 from spacetimedb_sdk.codegen.plan import ProductTypePlan, SumTypePlan, build_plan
 from spacetimedb_sdk.codegen.pywriter import GENERATED_MARKER
@@ -148,7 +149,7 @@ def test_chat_rows_match_reference_vectors_through_a_connection(tmp_path: Path) 
     out, _ = generate_fixture("chat-react-ts", tmp_path)
     with imported(out) as mb:
         builder = mb.DbConnection.builder().with_uri("ws://test").with_database_name("chat")
-        conn, socket = builder.build_offline()
+        conn, socket = build_offline(builder)
         conn.subscription_builder().subscribe("SELECT * FROM user")
         for name in ("InitialConnection", "SubscribeApplied (chat user rows)"):
             socket.deliver(b"\x00" + bytes.fromhex(vectors[name]["hex"]))
@@ -419,7 +420,7 @@ def test_procedure_call_resolves_to_the_generated_class(tmp_path: Path) -> None:
     out, _ = generate_fixture("sdk-test-procedure-ts", tmp_path)
     with imported(out) as mb:
         builder = mb.DbConnection.builder().with_uri("ws://test").with_database_name("procs")
-        conn, socket = builder.build_offline()
+        conn, socket = build_offline(builder)
         socket.deliver(b"\x00" + bytes.fromhex(vectors["InitialConnection"]["hex"]))
         call = conn.procedures.return_struct(42, "str")
         sent = socket.take_sent()[-1]
@@ -462,8 +463,8 @@ def test_index_accessors_find_and_filter_with_ranges(tmp_path: Path) -> None:
     vectors = {m["name"]: m for m in load_fixture("vectors", "v2_server_messages.json")["messages"]}
     out, _ = generate_fixture("module-test-ts", tmp_path)
     with imported(out) as mb:
-        conn, socket = (
-            mb.DbConnection.builder().with_uri("ws://t").with_database_name("m").build_offline()
+        conn, socket = build_offline(
+            mb.DbConnection.builder().with_uri("ws://t").with_database_name("m")
         )
         socket.deliver(b"\x00" + bytes.fromhex(vectors["InitialConnection"]["hex"]))
         conn.subscription_builder().subscribe("SELECT * FROM person")

@@ -19,15 +19,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from spacetimedb_sdk.client.driver import Driver
-from spacetimedb_sdk.core.effects import ProtocolViolation
-from spacetimedb_sdk.core.errors import ConnectError, DisconnectedError
-from spacetimedb_sdk.errors import ProtocolError
-from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL
+from spacetimedb_sdk.client.session import handshake_error
+from spacetimedb_sdk.core.errors import ConnectError
+from spacetimedb_sdk.core.lifecycle import GiveUp, Open, Serve, Wait
 from spacetimedb_sdk.redaction import sdk_logger, transport_logger
-from spacetimedb_sdk.sync.connection import close_error, handshake_error
 
 if TYPE_CHECKING:
-    from spacetimedb_sdk.client.db_connection import DbConnection
+    from spacetimedb_sdk.client.session import Session
 
 __all__ = ["AsyncioDriver"]
 
@@ -39,76 +37,73 @@ class AsyncioDriver(Driver):
 
     name = "asyncio"
 
-    def __init__(self, conn: DbConnection[Any, Any, Any]) -> None:
-        self._conn = conn
-        conn._attach(self)
+    def __init__(self) -> None:
+        self._session: Session | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ws: ClientConnection | None = None
         self._wakeup: asyncio.Event | None = None
         self._stop: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
-        self._session: asyncio.Task[None] | None = None
+        self._session_task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._loop_thread: int | None = None
         self._in_callback = False
 
     # ------------------------------------------------------------------------------ socket
-    async def _open(self) -> ClientConnection:
-        conn = self._conn
-        config = conn._config
-        from spacetimedb_sdk.client.db_connection import OFFERED_PROTOCOLS
-
+    async def _open(self, session: Session) -> tuple[ClientConnection, Serve | GiveUp]:
+        """Open a socket and hand it to the session; raises ConnectError."""
+        options = session.options
         try:
             ws = await connect(
-                config.url(),
-                subprotocols=list(OFFERED_PROTOCOLS),  # type: ignore[arg-type]
-                additional_headers=config.headers(conn._core.token),
+                session.url,
+                subprotocols=list(session.SUBPROTOCOLS),  # type: ignore[arg-type]
+                additional_headers=session.headers(),
                 compression=None,
-                open_timeout=config.open_timeout,
-                ping_interval=config.ping_interval,
-                ping_timeout=config.ping_timeout,
-                max_size=config.max_message_size,
+                open_timeout=options.open_timeout,
+                ping_interval=options.ping_interval,
+                ping_timeout=options.ping_timeout,
+                max_size=options.max_message_size,
                 max_queue=None,
                 logger=transport_logger(),  # it logs the Authorization header at DEBUG
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise handshake_error(exc) from exc
         try:
-            conn._core.connection_opened(ws.subprotocol or V2_BSATN_PROTOCOL)
-        except ProtocolError as exc:
+            return ws, session.opened(ws.subprotocol)
+        except ConnectError:
             await ws.close()
-            raise ConnectError(str(exc)) from exc
-        return ws
+            raise
 
-    async def connect(self) -> None:
+    async def connect_async(self, session: Session) -> None:
         """Open the socket and wait until ``on_connect`` has run; raise ConnectError if not."""
+        self._session = session
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._wakeup = asyncio.Event()
         self._stop = asyncio.Event()
         self._closed = asyncio.Event()
         try:
-            ws = await self._open()
+            ws, _ = await self._open(session)  # the first socket is always served
         except ConnectError as exc:
-            self._conn._connect_failed(exc)
+            session.connect_failed(exc)
             self._closed.set()
             raise
         self._ws = ws
         self._writer = self._loop.create_task(self._write(), name="spacetimedb-writer")
-        self._session = self._loop.create_task(self._run(ws), name="spacetimedb-reader")
-        await asyncio.wrap_future(self._conn._connected_future.future)
+        self._session_task = self._loop.create_task(self._run(ws), name="spacetimedb-reader")
+        await asyncio.wrap_future(session.connected_future.future)
 
     async def _write(self) -> None:
-        assert self._wakeup is not None
+        assert self._wakeup is not None and self._session is not None
         wakeup = self._wakeup
-        core = self._conn._core
+        session = self._session
         while True:
             await wakeup.wait()
             wakeup.clear()
             ws = self._ws
             if ws is None:
                 continue
-            for frame in core.data_to_send():
+            for frame in session.data_to_send():
                 try:
                     await ws.send(frame)
                 except ConnectionClosed:
@@ -124,19 +119,13 @@ class AsyncioDriver(Driver):
         else:
             loop.call_soon_threadsafe(wakeup.set)
 
-    async def _read(self, ws: ClientConnection) -> BaseException | None:
-        conn = self._conn
+    async def _read(self, session: Session, ws: ClientConnection) -> BaseException | None:
         cause: BaseException | None = None
         try:
             async for message in ws:
                 self._in_callback = True
                 try:
-                    if isinstance(message, str):
-                        conn._dispatch(
-                            [ProtocolViolation(ProtocolError("the server sent a text frame"))]
-                        )
-                    else:
-                        conn._process_frame(message)
+                    session.frame_received(message)
                 finally:
                     self._in_callback = False
         except ConnectionClosed as exc:
@@ -144,54 +133,54 @@ class AsyncioDriver(Driver):
         except Exception as exc:
             cause = exc
             _log.debug("reader stopped", exc_info=True)
-        return close_error(ws.close_code, ws.close_reason or "", conn._closing, cause)
+        return session.close_error(ws.close_code, ws.close_reason or "", cause)
 
     async def _run(self, ws: ClientConnection | None) -> None:
-        conn = self._conn
+        session = self._session
+        assert session is not None
         try:
             while ws is not None:
-                error = await self._read(ws)
+                error = await self._read(session, ws)
                 self._ws = None
                 self._in_callback = True
                 try:
-                    reconnect = conn._socket_closed(error)
+                    action = session.closed(error)
                 finally:
                     self._in_callback = False
-                if not reconnect:
+                if not isinstance(action, Wait):
                     break
-                ws = await self._reconnect(error)
+                ws = await self._reconnect(session, action)
         finally:
             if self._writer is not None:
                 self._writer.cancel()
             assert self._closed is not None
             self._closed.set()
 
-    async def _reconnect(self, error: BaseException | None) -> ClientConnection | None:
-        conn = self._conn
-        policy = conn._config.reconnect
-        assert policy is not None and self._stop is not None
-        for attempt, delay in enumerate(policy.delays(), 1):
-            conn._reconnecting(attempt, delay, error)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
-            if self._stop.is_set() or conn._is_closing():
-                break
-            try:
-                conn._core.begin_reconnect()
-                ws = await self._open()
-            except ConnectError as exc:
-                error = exc
-                _log.info("reconnect attempt %d failed: %s", attempt, exc)
+    async def _reconnect(
+        self, session: Session, action: Wait | Open | GiveUp
+    ) -> ClientConnection | None:
+        """Carry out the session's reconnect actions; the new socket, or None once it gave up."""
+        assert self._stop is not None
+        while not isinstance(action, GiveUp):
+            if isinstance(action, Wait):
+                session.reconnecting(action)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), action.delay)
+                action = session.waited(self._stop.is_set())
                 continue
-            except DisconnectedError:
-                break
-            if conn._is_closing():
+            try:
+                ws, opened = await self._open(session)
+            except ConnectError as exc:
+                action = session.open_failed(exc)
+                continue
+            if isinstance(opened, GiveUp):  # disconnect() was called meanwhile
                 await ws.close()
-                break
+                action = opened
+                continue
             self._ws = ws
             self.wake()
             return ws
-        conn._give_up(None if conn._is_closing() else error)
+        session.give_up(action)
         return None
 
     def request_close(self) -> None:
@@ -232,9 +221,12 @@ class AsyncioDriver(Driver):
         if asyncio.get_running_loop() is self._loop:
             await closed.wait()
         else:
-            await asyncio.get_running_loop().run_in_executor(None, self._conn._closed.wait)
+            session = self._session
+            assert session is not None
+            await asyncio.get_running_loop().run_in_executor(None, session.wait_closed)
 
     def wait_closed(self, timeout: float | None = None) -> bool:
         if threading.get_ident() == self._loop_thread:
             raise RuntimeError("cannot block the event loop: use `await conn.run_async()`")
-        return self._conn._closed.wait(timeout)
+        session = self._session
+        return session is not None and session.wait_closed(timeout)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, NewType
 
-__all__ = ["CallbackId", "CallbackList"]
+__all__ = ["CallbackId", "CallbackList", "TableCallbacks"]
 
 #: What ``on_insert`` and friends return; pass it to the matching ``remove_on_*``.
 CallbackId = NewType("CallbackId", int)
@@ -60,3 +60,17 @@ class CallbackList:
 
     def __len__(self) -> int:
         return len(self._snapshot)
+
+
+class TableCallbacks:
+    """The row callbacks registered for one table."""
+
+    __slots__ = ("delete", "insert", "update")
+
+    def __init__(self) -> None:
+        self.insert = CallbackList()
+        self.delete = CallbackList()
+        self.update = CallbackList()
+
+    def __bool__(self) -> bool:
+        return bool(self.insert or self.delete or self.update)

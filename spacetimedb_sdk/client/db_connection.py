@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from spacetimedb_sdk.client.call_future import CallFuture
-from spacetimedb_sdk.client.callbacks import CallbackList
-from spacetimedb_sdk.client.dispatch import dispatch_effects
+from spacetimedb_sdk.client.dispatch import Dispatcher
 from spacetimedb_sdk.client.events import ErrorContext
 from spacetimedb_sdk.client.query import QueryBuilder
 from spacetimedb_sdk.client.reconnect import ReconnectPolicy
@@ -43,12 +42,11 @@ from spacetimedb_sdk.client.reducers import (
     ReducerCall,
 )
 from spacetimedb_sdk.client.remote_module import RemoteModule
+from spacetimedb_sdk.client.session import Session
 from spacetimedb_sdk.client.subscription import SubscriptionBuilder
-from spacetimedb_sdk.client.table import DynamicRemoteTables, TableCallbacks
+from spacetimedb_sdk.client.table import DynamicRemoteTables
 from spacetimedb_sdk.compression import Compression
 from spacetimedb_sdk.core.connection import ConnectionCore, ConnectionState
-from spacetimedb_sdk.core.effects import Connected, Effect
-from spacetimedb_sdk.core.errors import CallbackError, ConnectError, DisconnectedError
 from spacetimedb_sdk.core.limits import (
     DEFAULT_MAX_DECOMPRESSED_SIZE,
     DEFAULT_MAX_ROWS_PER_MESSAGE,
@@ -56,15 +54,15 @@ from spacetimedb_sdk.core.limits import (
 )
 from spacetimedb_sdk.core.stats import ConnectionStats
 from spacetimedb_sdk.core.table_layout import compile_module
-from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import ConnectionId, Identity
-from spacetimedb_sdk.redaction import protect, sdk_logger
+from spacetimedb_sdk.redaction import protect
 from spacetimedb_sdk.schema import ModuleSchema
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from spacetimedb_sdk.client.driver import Driver
+    from spacetimedb_sdk.core.effects import Effect
 
 __all__ = ["ConnectionConfig", "DbConnection", "DbConnectionBuilder"]
 
@@ -81,9 +79,6 @@ else:
     Reducers = TypeVar("Reducers")
     Procedures = TypeVar("Procedures")
 C = TypeVar("C", bound="DbConnection[Any, Any, Any]")
-
-#: The subprotocols offered, in order (the server picks by its own preference: v3, then v2).
-OFFERED_PROTOCOLS = (V3_BSATN_PROTOCOL, V2_BSATN_PROTOCOL)
 
 
 @dataclass
@@ -107,6 +102,7 @@ class ConnectionConfig:
     on_reconnecting: list[Callable[..., None]] = field(default_factory=list)
     on_reconnected: list[Callable[..., None]] = field(default_factory=list)
     on_error: list[Callable[..., None]] = field(default_factory=list)
+    on_effects: list[Callable[..., None]] = field(default_factory=list)
 
     def url(self) -> str:
         """The WebSocket URL: ``{ws|wss}://host[/base]/v1/database/<db>/subscribe?...``."""
@@ -150,25 +146,17 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
     def __init__(self, config: ConnectionConfig, module: RemoteModule) -> None:
         self._config = config
         self._module = module
-        self._log = sdk_logger("spacetimedb_sdk.client")
         self._core = ConnectionCore(
             compile_module(module.schema, module.bindings), token=config.token, limits=config.limits
         )
         self._core.on_outgoing = self._wake
         self._driver: Driver | None = None
-        self._table_callback_map: dict[str, TableCallbacks] = {}
-        self._reducer_results: dict[str | None, CallbackList] = {}
+        #: The callback registries and the code that runs callbacks.
+        self._dispatcher = Dispatcher(self, self._core.module, config.on_error, config.on_effects)
+        #: What the driver sees: lifecycle decisions and their reporting.
+        self._session = Session(self, config, self._core, self._dispatcher)
+        self._log = self._dispatcher.log
         self._from: QueryBuilder | None = None
-        self._closing = False
-        self._ever_connected = False
-        self._closed = threading.Event()
-        self._connected_future: CallFuture[DbConnection[Any, Any, Any]] = CallFuture(
-            self, "connect"
-        )
-        self._connected_future._observed = True
-        self._connect_error: BaseException | None = None
-        #: The identity of the first session (a reconnect must get the same one).
-        self._previous_identity: Identity | None = None
         self.db = self.TABLES(self)
         self.reducers = self.REDUCERS(self)
         self.procedures = self.PROCEDURES(self)
@@ -182,12 +170,12 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
     @property
     def identity(self) -> Identity | None:
         """This client's identity (None until ``InitialConnection`` has been processed)."""
-        return self._core.identity if self._ever_connected else None
+        return self._core.identity if self._session.lifecycle.ever_connected else None
 
     @property
     def connection_id(self) -> ConnectionId | None:
         """This connection's id (None until connected)."""
-        return self._core.connection_id if self._ever_connected else None
+        return self._core.connection_id if self._session.lifecycle.ever_connected else None
 
     @property
     def token(self) -> str | None:
@@ -197,12 +185,12 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
     @property
     def is_active(self) -> bool:
         """True while connected and not closing."""
-        return self._core.state is ConnectionState.CONNECTED and not self._closing
+        return self._core.state is ConnectionState.CONNECTED and not self._session.closing
 
     @property
     def is_closed(self) -> bool:
         """True once the connection has closed for good (``on_disconnect`` has run)."""
-        return self._closed.is_set()
+        return self._session.is_closed
 
     @property
     def stats(self) -> ConnectionStats:
@@ -252,10 +240,8 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
 
         Pending calls fail with DisconnectedError. Calling it again does nothing.
         """
-        if self._closing:
+        if not self._session.request_close():
             return
-        self._closing = True
-        self._core.close()
         driver = self._driver
         if driver is not None:
             driver.request_close()
@@ -293,7 +279,7 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
     @property
     def connected(self) -> CallFuture[DbConnection[Any, Any, Any]]:
         """Completes (with the connection) once ``on_connect`` has run; fails on connect errors."""
-        return self._connected_future
+        return self._session.connected_future
 
     # ========================================================================= context managers
     def __enter__(self) -> Self:
@@ -323,9 +309,13 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
         if self._driver is not None:
             await self._driver.run_async()
 
-    # ================================================================ internals used by drivers
-    def _attach(self, driver: Driver) -> None:
+    # ========================================================== internals of the client API
+    def _attach(self, driver: Driver) -> Session:
+        """Hand the connection to ``driver``; return the session it drives."""
+        if self._driver is not None:
+            raise RuntimeError("the connection already has a driver")
         self._driver = driver
+        return self._session
 
     def _wake(self) -> None:
         driver = self._driver
@@ -339,141 +329,9 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
         else:
             driver.wait_for(future, timeout)
 
-    def _table_callbacks(self, table: str) -> TableCallbacks:
-        found = self._table_callback_map.get(table)
-        if found is None:
-            found = self._table_callback_map.setdefault(table, TableCallbacks())
-        return found
-
-    def _reducer_result_callbacks(self, name: str | None) -> CallbackList:
-        if name is not None:
-            codec = self._core.module.calls.reducer(name)
-            name = codec.name if codec else name
-        found = self._reducer_results.get(name)
-        if found is None:
-            found = self._reducer_results.setdefault(name, CallbackList())
-        return found
-
-    def _reducer_result_lists(self, name: str) -> list[CallbackList]:
-        return [r for r in (self._reducer_results.get(name), self._reducer_results.get(None)) if r]
-
     def _invoke(self, what: str, callback: Callable[..., Any], *args: Any) -> None:
         """Run a user callback; an exception is logged and reported, never propagated."""
-        try:
-            callback(*args)
-        except Exception as exc:
-            self._log.exception("%s raised", what)
-            self._report_error(CallbackError(what, exc), what, logged=True)
-
-    def _report_error(self, error: BaseException, what: str, logged: bool = False) -> None:
-        handlers = self._config.on_error
-        if not handlers:
-            if not logged:
-                self._log.error("%s: %s", what, error)
-            return
-        ctx = ErrorContext(self, error)
-        for handler in list(handlers):
-            try:
-                handler(ctx, error)
-            except Exception:
-                self._log.exception("the on_error handler raised")
-
-    def _process_frame(self, frame: bytes | bytearray | memoryview) -> None:
-        """Apply one received frame and run its callbacks (callback thread), one server
-        message at a time: each message's callbacks see the cache right after that message."""
-        for effects in self._core.receive_frame_by_message(frame):
-            self._dispatch(effects)
-
-    def _dispatch(self, effects: list[Effect]) -> None:
-        if effects:
-            dispatch_effects(self, effects)
-
-    def _connected(self, effect: Connected) -> None:
-        if effect.reconnected:
-            previous = self._previous_identity
-            if previous is not None and effect.identity != previous:
-                error = ConnectError(
-                    f"the server gave a different identity on reconnect ({effect.identity} "
-                    f"instead of {previous}); giving up"
-                )
-                self._report_error(error, "reconnect")
-                self._connect_error = error
-                self.disconnect()
-                return
-            for cb in list(self._config.on_reconnected):
-                self._invoke("on_reconnected", cb, self, effect.identity, effect.token)
-            return
-        self._ever_connected = True
-        self._previous_identity = effect.identity
-        for cb in list(self._config.on_connect):
-            self._invoke("on_connect", cb, self, effect.identity, effect.token)
-        self._connected_future._set_result(None, self)
-
-    def _is_closing(self) -> bool:
-        return self._closing
-
-    def _should_reconnect(self) -> bool:
-        return (
-            self._config.reconnect is not None
-            and self._ever_connected
-            and not self._closing
-            and not self._core.is_closed
-        )
-
-    def _socket_closed(self, error: BaseException | None) -> bool:
-        """The socket closed (callback thread). True when the driver should reconnect."""
-        if not self._ever_connected:
-            self._connect_failed(
-                error
-                if isinstance(error, ConnectError)
-                else ConnectError(
-                    "the connection closed before it was set up"
-                    + (f": {error}" if error else " (the module may have refused the client)")
-                )
-            )
-            return False
-        reconnect = self._should_reconnect()
-        self._dispatch(self._core.connection_lost(error, will_reconnect=reconnect))
-        if reconnect:
-            return True
-        self._finish(error)
-        return False
-
-    def _connect_failed(self, error: ConnectError) -> None:
-        """Connecting failed (callback thread, or the building thread)."""
-        if self._closed.is_set():
-            return
-        self._connect_error = error
-        self._dispatch(self._core.connection_lost(error, will_reconnect=False))
-        ctx = ErrorContext(self, error)
-        for cb in list(self._config.on_connect_error):
-            self._invoke("on_connect_error", cb, ctx, error)
-        if not self._config.on_connect_error:
-            self._log.error("connecting failed: %s", error)
-        self._connected_future._set_exception(ctx, error)
-        self._closed.set()
-
-    def _reconnecting(self, attempt: int, delay: float, error: BaseException | None) -> None:
-        for cb in list(self._config.on_reconnecting):
-            self._invoke("on_reconnecting", cb, self, attempt, delay, error)
-
-    def _give_up(self, error: BaseException | None) -> None:
-        """Reconnecting failed for good (callback thread)."""
-        self._dispatch(self._core.connection_lost(error, will_reconnect=False))
-        self._finish(error)
-
-    def _finish(self, error: BaseException | None) -> None:
-        if self._closed.is_set():
-            return
-        reported = self._connect_error if error is None else error
-        if self._closing and isinstance(reported, DisconnectedError):
-            reported = None
-        ctx = ErrorContext(self, reported)
-        for cb in list(self._config.on_disconnect):
-            self._invoke("on_disconnect", cb, ctx, reported)
-        self._log.info("disconnected%s", f": {reported}" if reported else "")
-        self._connected_future._set_exception(ctx, DisconnectedError("the connection closed"))
-        self._closed.set()
+        self._dispatcher.invoke(what, callback, *args)
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else self._core.state.value
@@ -607,6 +465,15 @@ class DbConnectionBuilder(Generic[C]):
         self._config.on_error.append(callback)
         return self
 
+    def on_effects(
+        self, listener: Callable[[C, list[Effect]], None]
+    ) -> DbConnectionBuilder[C]:
+        """``listener(conn, effects)`` with each server message's core effects, after that
+        message's callbacks ran (on the callback thread). For adapters such as the 0.7 API;
+        an exception is logged and the next message is processed as usual."""
+        self._config.on_effects.append(listener)
+        return self
+
     # ------------------------------------------------------------------------------ building
     def _make(self) -> C:
         module = self._module
@@ -623,49 +490,49 @@ class DbConnectionBuilder(Generic[C]):
             on_reconnecting=list(src.on_reconnecting),
             on_reconnected=list(src.on_reconnected),
             on_error=list(src.on_error),
+            on_effects=list(src.on_effects),
         )
         config.url()  # validate now, before any I/O
         return self._cls(config, module)
 
-    def build(self) -> C:
-        """Connect with the threaded driver; return once the WebSocket is open.
+    def build(self, driver: Driver | None = None) -> C:
+        """Connect with the threaded driver (or ``driver``); return once the socket is open.
 
         Then call ``run_threaded()``, or ``frame_tick()`` regularly. Raises ConnectError (after
-        running ``on_connect_error``) when the handshake fails.
+        running ``on_connect_error``) when the handshake fails. ``driver`` plugs in another
+        blocking driver, e.g. :class:`spacetimedb_sdk.client.testing.OfflineSocket`.
         """
-        from spacetimedb_sdk.sync.connection import ThreadedDriver
+        if driver is None:
+            from spacetimedb_sdk.sync.connection import ThreadedDriver
 
+            driver = ThreadedDriver()
         conn = self._make()
-        ThreadedDriver(conn).connect()
+        driver.connect(conn._attach(driver))
         return conn
 
-    def build_async(self) -> AsyncBuild[C]:
-        """Connect with the asyncio driver: ``conn = await builder.build_async()`` returns once
-        ``on_connect`` has run; ``async with builder.build_async() as conn:`` also disconnects
-        at the end."""
-        return AsyncBuild(self)
-
-    def build_offline(self, protocol: str = V2_BSATN_PROTOCOL) -> tuple[C, Any]:
-        """A connection over an in-memory socket, for tests: returns ``(conn, socket)``; see
-        :class:`spacetimedb_sdk.client.testing.OfflineSocket`."""
-        from spacetimedb_sdk.client.testing import OfflineSocket
-
-        conn = self._make()
-        return conn, OfflineSocket(conn, protocol)
+    def build_async(self, driver: Driver | None = None) -> AsyncBuild[C]:
+        """Connect with the asyncio driver (or ``driver``): ``conn = await
+        builder.build_async()`` returns once ``on_connect`` has run; ``async with
+        builder.build_async() as conn:`` also disconnects at the end."""
+        return AsyncBuild(self, driver)
 
 
 class AsyncBuild(Generic[C]):
     """The result of ``build_async()``: await it, or use it with ``async with``."""
 
-    def __init__(self, builder: DbConnectionBuilder[C]) -> None:
+    def __init__(self, builder: DbConnectionBuilder[C], driver: Driver | None = None) -> None:
         self._builder = builder
+        self._driver = driver
         self._conn: C | None = None
 
     async def _build(self) -> C:
-        from spacetimedb_sdk.asyncio.connection import AsyncioDriver
+        driver = self._driver
+        if driver is None:
+            from spacetimedb_sdk.asyncio.connection import AsyncioDriver
 
+            driver = AsyncioDriver()
         conn = self._builder._make()
-        await AsyncioDriver(conn).connect()
+        await driver.connect_async(conn._attach(driver))
         self._conn = conn
         return conn
 

@@ -1,17 +1,23 @@
 """Turning the core's effects into user callbacks, in order, on the callback thread.
 
-Per message: subscription callbacks (``on_applied`` / ``on_end`` / ``on_error``), then row
-callbacks table by table (inserts, then deletes, then updates, each in delivery order), then the
-completion of the reducer call the message answers. Rows are decoded only for tables that have
-row callbacks. A callback that raises is logged and reported to the connection's ``on_error``
-handlers as a :class:`~spacetimedb_sdk.client.errors.CallbackError`; the next callback runs.
+:class:`Dispatcher` owns a connection's callback registries (row callbacks per table, reducer
+``on_result`` callbacks) and runs every user callback. Per message: subscription callbacks
+(``on_applied`` / ``on_end`` / ``on_error``), then row callbacks table by table (inserts, then
+deletes, then updates, each in delivery order), then the completion of the reducer call the
+message answers. Rows are decoded only for tables that have row callbacks. A callback that
+raises is logged and reported to the connection's ``on_error`` handlers as a
+:class:`~spacetimedb_sdk.client.errors.CallbackError`; the next callback runs. Effect listeners
+(``DbConnectionBuilder.on_effects``, used by the 0.7 API) see each message's effects after its
+callbacks ran.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from spacetimedb_sdk.client.callbacks import CallbackList, TableCallbacks
 from spacetimedb_sdk.client.events import (
     ErrorContext,
     EventContext,
@@ -33,144 +39,205 @@ from spacetimedb_sdk.core.effects import (
     SubscriptionEnded,
     SubscriptionFailed,
 )
+from spacetimedb_sdk.core.errors import CallbackError
 from spacetimedb_sdk.core.table_cache import TableDelta
 from spacetimedb_sdk.errors import BsatnDecodeError, ProtocolError
+from spacetimedb_sdk.redaction import sdk_logger
 
 if TYPE_CHECKING:
     from spacetimedb_sdk.client.db_connection import DbConnection
+    from spacetimedb_sdk.core.table_layout import CompiledModule
 
-__all__ = ["dispatch_effects"]
+__all__ = ["Dispatcher", "EffectListener"]
 
-
-def dispatch_effects(conn: DbConnection[Any, Any, Any], effects: list[Effect]) -> None:
-    """Run the callbacks of ``effects`` (on the calling thread, which must be the callback one)."""
-    for effect in effects:
-        kind = type(effect)
-        if kind is RowsChanged:
-            assert isinstance(effect, RowsChanged)
-            _rows_changed(conn, effect)
-        elif kind is ReducerDone:
-            assert isinstance(effect, ReducerDone)
-            _reducer_done(conn, effect)
-        elif kind is SubscriptionApplied:
-            assert isinstance(effect, SubscriptionApplied)
-            handle = effect.query_set.owner
-            if handle is not None:
-                handle._applied_now(SubscriptionEventContext(conn))
-        elif kind is SubscriptionEnded:
-            assert isinstance(effect, SubscriptionEnded)
-            handle = effect.query_set.owner
-            if handle is not None:
-                handle._ended_now(SubscriptionEventContext(conn))
-        elif kind is SubscriptionFailed:
-            assert isinstance(effect, SubscriptionFailed)
-            handle = effect.query_set.owner
-            if handle is not None:
-                error_ctx = ErrorContext(conn, effect.exception)
-                handle._failed_now(error_ctx, effect.error, effect.exception)
-        elif kind is ProcedureDone:
-            assert isinstance(effect, ProcedureDone)
-            request = effect.request
-            pctx = ProcedureEventContext(
-                conn,
-                ProcedureEvent(
-                    request.name,
-                    request.args,
-                    effect.timestamp,
-                    effect.duration,
-                    request.request_id,
-                ),
-            )
-            if effect.error is None:
-                request.owner._set_result(pctx, effect.value)
-            else:
-                request.owner._set_exception(pctx, effect.error)
-        elif kind is QueryDone:
-            assert isinstance(effect, QueryDone)
-            qctx = ErrorContext(conn, effect.error)
-            if effect.error is None:
-                effect.request.owner._set_result(qctx, effect.rows)
-            else:
-                effect.request.owner._set_exception(qctx, effect.error)
-        elif kind is RequestFailed:
-            assert isinstance(effect, RequestFailed)
-            if effect.request.owner is not None:
-                effect.request.owner._set_exception(ErrorContext(conn, effect.error), effect.error)
-        elif kind is Connected:
-            assert isinstance(effect, Connected)
-            conn._connected(effect)
-        elif kind is ProtocolViolation:
-            assert isinstance(effect, ProtocolViolation)
-            conn._report_error(effect.error, "protocol error")
-
-
-def _rows_changed(conn: DbConnection[Any, Any, Any], effect: RowsChanged) -> None:
-    ctx: EventContext | None = None
-    callbacks = conn._table_callback_map
-    for delta in effect.deltas:
-        registered = callbacks.get(delta.name)
-        if not registered:
-            continue  # nobody listens: the rows are never decoded here
-        if ctx is None:
-            ctx = EventContext(conn, effect.event)
-        _table_callbacks(conn, ctx, delta, registered)
-
-
-def _table_callbacks(
-    conn: DbConnection[Any, Any, Any], ctx: EventContext, delta: TableDelta, registered: Any
-) -> None:
-    invoke = conn._invoke
-    name = delta.name
-    inserts = registered.insert.snapshot()
-    if inserts and delta.inserts:
-        if not delta.is_event:
-            with contextlib.suppress(BsatnDecodeError):  # reported row by row below
-                delta.table.prefetch(delta.inserts)
-        for row_bytes in delta.inserts:
-            row = _decoded(conn, delta.inserted_row, row_bytes, name)
-            if row is _UNDECODABLE:
-                continue
-            for cb in inserts:
-                invoke(f"{name}.on_insert", cb, ctx, row)
-    deletes = registered.delete.snapshot()
-    if deletes and delta.deletes:
-        for row_bytes in delta.deletes:
-            row = _decoded(conn, delta.deleted_row, row_bytes, name)
-            if row is _UNDECODABLE:
-                continue
-            for cb in deletes:
-                invoke(f"{name}.on_delete", cb, ctx, row)
-    updates = registered.update.snapshot()
-    if updates and delta.updates:
-        for old_bytes, new_bytes in delta.updates:
-            old = _decoded(conn, delta.deleted_row, old_bytes, name)
-            new = _decoded(conn, delta.inserted_row, new_bytes, name)
-            if old is _UNDECODABLE or new is _UNDECODABLE:
-                continue
-            for cb in updates:
-                invoke(f"{name}.on_update", cb, ctx, old, new)
-
+#: ``listener(conn, effects)``: one server message's effects, after its callbacks ran.
+EffectListener = Callable[["DbConnection[Any, Any, Any]", list[Effect]], None]
 
 _UNDECODABLE: Any = object()
 
 
-def _decoded(conn: DbConnection[Any, Any, Any], decode: Any, row: bytes, table: str) -> Any:
-    try:
-        return decode(row)
-    except BsatnDecodeError as exc:
-        conn._report_error(ProtocolError(f"undecodable {table!r} row: {exc}"), "protocol error")
-        return _UNDECODABLE
+class Dispatcher:
+    """The callback registries of one connection, and the code that runs them."""
 
+    def __init__(
+        self,
+        conn: DbConnection[Any, Any, Any],
+        module: CompiledModule,
+        on_error: list[Callable[..., None]],
+        listeners: list[Callable[..., None]],
+    ) -> None:
+        self._conn = conn
+        self._module = module
+        self._on_error = on_error
+        self._listeners = listeners
+        self._tables: dict[str, TableCallbacks] = {}
+        self._reducer_results: dict[str | None, CallbackList] = {}
+        self.log = sdk_logger("spacetimedb_sdk.client")
+        #: Set by the session: ``Connected`` is a lifecycle event.
+        self.on_connected: Callable[[Connected], None] = lambda effect: None
 
-def _reducer_done(conn: DbConnection[Any, Any, Any], effect: ReducerDone) -> None:
-    ctx = ReducerEventContext(conn, effect.reducer_event)
-    handled = False
-    for registry in conn._reducer_result_lists(effect.reducer_event.reducer):
-        for cb in registry.snapshot():
-            handled = True
-            conn._invoke(f"reducer {effect.reducer_event.reducer} on_result", cb, ctx)
-    owner = effect.request.owner
-    if owner is not None:
-        if handled:
-            owner._mark_handled()  # on_result saw the outcome: a failure is not unobserved
-        owner._complete(ctx, effect.reducer_event)
+    # ------------------------------------------------------------------------ registries
+    def table_callbacks(self, table: str) -> TableCallbacks:
+        """The row callbacks of ``table`` (canonical name)."""
+        found = self._tables.get(table)
+        if found is None:
+            found = self._tables.setdefault(table, TableCallbacks())
+        return found
+
+    def reducer_result_callbacks(self, name: str | None) -> CallbackList:
+        """The ``on_result`` callbacks of reducer ``name`` (None: of every reducer)."""
+        if name is not None:
+            codec = self._module.calls.reducer(name)
+            name = codec.name if codec else name
+        found = self._reducer_results.get(name)
+        if found is None:
+            found = self._reducer_results.setdefault(name, CallbackList())
+        return found
+
+    # ------------------------------------------------------------------------ invocation
+    def invoke(self, what: str, callback: Callable[..., Any], *args: Any) -> None:
+        """Run a user callback; an exception is logged and reported, never propagated."""
+        try:
+            callback(*args)
+        except Exception as exc:
+            self.log.exception("%s raised", what)
+            self.report_error(CallbackError(what, exc), what, logged=True)
+
+    def report_error(self, error: BaseException, what: str, logged: bool = False) -> None:
+        """Hand a non-fatal error to the ``on_error`` handlers (or log it without any)."""
+        handlers = self._on_error
+        if not handlers:
+            if not logged:
+                self.log.error("%s: %s", what, error)
+            return
+        ctx = ErrorContext(self._conn, error)
+        for handler in list(handlers):
+            try:
+                handler(ctx, error)
+            except Exception:
+                self.log.exception("the on_error handler raised")
+
+    # ------------------------------------------------------------------------ dispatch
+    def dispatch(self, effects: list[Effect]) -> None:
+        """Run the callbacks of one message's ``effects`` (on the callback thread)."""
+        if not effects:
+            return
+        conn = self._conn
+        for effect in effects:
+            match effect:
+                case RowsChanged():
+                    self._rows_changed(effect)
+                case ReducerDone():
+                    self._reducer_done(effect)
+                case SubscriptionApplied(query_set=qs):
+                    if qs.owner is not None:
+                        qs.owner._applied_now(SubscriptionEventContext(conn))
+                case SubscriptionEnded(query_set=qs):
+                    if qs.owner is not None:
+                        qs.owner._ended_now(SubscriptionEventContext(conn))
+                case SubscriptionFailed(query_set=qs):
+                    if qs.owner is not None:
+                        error_ctx = ErrorContext(conn, effect.exception)
+                        qs.owner._failed_now(error_ctx, effect.error, effect.exception)
+                case ProcedureDone(request=request):
+                    pctx = ProcedureEventContext(
+                        conn,
+                        ProcedureEvent(
+                            request.name,
+                            request.args,
+                            effect.timestamp,
+                            effect.duration,
+                            request.request_id,
+                        ),
+                    )
+                    if effect.error is None:
+                        request.owner._set_result(pctx, effect.value)
+                    else:
+                        request.owner._set_exception(pctx, effect.error)
+                case QueryDone(request=request):
+                    qctx = ErrorContext(conn, effect.error)
+                    if effect.error is None:
+                        request.owner._set_result(qctx, effect.rows)
+                    else:
+                        request.owner._set_exception(qctx, effect.error)
+                case RequestFailed(request=request):
+                    if request.owner is not None:
+                        request.owner._set_exception(ErrorContext(conn, effect.error), effect.error)
+                case Connected():
+                    self.on_connected(effect)
+                case ProtocolViolation():
+                    self.report_error(effect.error, "protocol error")
+        for listener in list(self._listeners):
+            try:
+                listener(conn, effects)
+            except Exception:  # never let an adapter break the connection
+                self.log.exception("an effect listener failed to process a message")
+
+    def _rows_changed(self, effect: RowsChanged) -> None:
+        ctx: EventContext | None = None
+        callbacks = self._tables
+        for delta in effect.deltas:
+            registered = callbacks.get(delta.name)
+            if not registered:
+                continue  # nobody listens: the rows are never decoded here
+            if ctx is None:
+                ctx = EventContext(self._conn, effect.event)
+            self._table_callbacks(ctx, delta, registered)
+
+    def _table_callbacks(
+        self, ctx: EventContext, delta: TableDelta, registered: TableCallbacks
+    ) -> None:
+        invoke = self.invoke
+        name = delta.name
+        inserts = registered.insert.snapshot()
+        if inserts and delta.inserts:
+            if not delta.is_event:
+                with contextlib.suppress(BsatnDecodeError):  # reported row by row below
+                    delta.table.prefetch(delta.inserts)
+            for row_bytes in delta.inserts:
+                row = self._decoded(delta.inserted_row, row_bytes, name)
+                if row is _UNDECODABLE:
+                    continue
+                for cb in inserts:
+                    invoke(f"{name}.on_insert", cb, ctx, row)
+        deletes = registered.delete.snapshot()
+        if deletes and delta.deletes:
+            for row_bytes in delta.deletes:
+                row = self._decoded(delta.deleted_row, row_bytes, name)
+                if row is _UNDECODABLE:
+                    continue
+                for cb in deletes:
+                    invoke(f"{name}.on_delete", cb, ctx, row)
+        updates = registered.update.snapshot()
+        if updates and delta.updates:
+            for old_bytes, new_bytes in delta.updates:
+                old = self._decoded(delta.deleted_row, old_bytes, name)
+                new = self._decoded(delta.inserted_row, new_bytes, name)
+                if old is _UNDECODABLE or new is _UNDECODABLE:
+                    continue
+                for cb in updates:
+                    invoke(f"{name}.on_update", cb, ctx, old, new)
+
+    def _decoded(self, decode: Callable[[bytes], Any], row: bytes, table: str) -> Any:
+        try:
+            return decode(row)
+        except BsatnDecodeError as exc:
+            self.report_error(ProtocolError(f"undecodable {table!r} row: {exc}"), "protocol error")
+            return _UNDECODABLE
+
+    def _reducer_done(self, effect: ReducerDone) -> None:
+        reducer_event = effect.reducer_event
+        ctx = ReducerEventContext(self._conn, reducer_event)
+        handled = False
+        results = self._reducer_results
+        for registry in (results.get(reducer_event.reducer), results.get(None)):
+            if not registry:
+                continue
+            for cb in registry.snapshot():
+                handled = True
+                self.invoke(f"reducer {reducer_event.reducer} on_result", cb, ctx)
+        owner = effect.request.owner
+        if owner is not None:
+            if handled:
+                owner._mark_handled()  # on_result saw the outcome: a failure is not unobserved
+            owner._complete(ctx, reducer_event)

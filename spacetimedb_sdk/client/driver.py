@@ -1,17 +1,22 @@
 """What a connection needs from the code that owns its socket (the asyncio or threaded driver).
 
-A driver opens the WebSocket, feeds every received frame to the connection on the callback
-thread, writes what the core has to send whenever it is woken, and reports the socket's close.
-The connection (:class:`~spacetimedb_sdk.client.db_connection.DbConnection`) does everything
-else. Both drivers implement this interface; run-loop methods that make no sense for a driver
-raise ``RuntimeError`` with a hint.
+A driver opens the WebSocket, feeds every received frame to its
+:class:`~spacetimedb_sdk.client.session.Session` on the callback thread, writes what the session
+has to send whenever it is woken, reports the socket's close and carries out the actions the
+session answers with (wait, reopen, give up). It never sees the connection itself. The builder
+takes the driver (``build(driver)`` / ``build_async(driver)``), so other I/O plugs in from
+outside, as :mod:`spacetimedb_sdk.client.testing` does. Run-loop methods that make no sense for
+a driver raise ``RuntimeError`` with a hint.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spacetimedb_sdk.client.session import Session
 
 __all__ = ["Driver"]
 
@@ -21,6 +26,15 @@ class Driver:
 
     #: Short name for reprs and errors ("threaded", "asyncio", "offline").
     name = "driver"
+
+    def connect(self, session: Session) -> None:
+        """Open the socket (blocking); on failure report ``session.connect_failed`` and raise
+        ConnectError."""
+        raise RuntimeError(f"{self.name} drivers connect with build_async(), not build()")
+
+    async def connect_async(self, session: Session) -> None:
+        """Open the socket and wait until ``on_connect`` ran; raise ConnectError if not."""
+        raise RuntimeError(f"{self.name} drivers connect with build(), not build_async()")
 
     def wake(self) -> None:
         """The core has data to send (called from any thread)."""

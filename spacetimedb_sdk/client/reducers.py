@@ -118,11 +118,11 @@ class RemoteReducersBase:
     ) -> CallbackId:
         """Call ``callback(ctx)`` whenever one of this client's calls of ``name`` (any reducer
         when None) finishes, whatever the outcome; ``ctx.event`` is the ReducerEvent."""
-        return self._conn._reducer_result_callbacks(name).add(callback)
+        return self._conn._dispatcher.reducer_result_callbacks(name).add(callback)
 
     def remove_on_result(self, name: str | None, callback: CallbackId | Callable[..., Any]) -> None:
         """Unregister an :meth:`on_result` callback."""
-        self._conn._reducer_result_callbacks(name).remove(callback)
+        self._conn._dispatcher.reducer_result_callbacks(name).remove(callback)
 
 
 class RemoteProceduresBase:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from spacetimedb_sdk.client.callbacks import CallbackId, CallbackList
+from spacetimedb_sdk.client.callbacks import CallbackId, TableCallbacks
 from spacetimedb_sdk.core.table_cache import TableCache
 from spacetimedb_sdk.core.table_layout import IndexLayout, TableLayout
 
@@ -35,7 +35,6 @@ __all__ = [
     "EventTableHandle",
     "Range",
     "RemoteTablesBase",
-    "TableCallbacks",
     "TableHandle",
     "TableWithPrimaryKeyHandle",
     "UniqueIndex",
@@ -44,20 +43,6 @@ __all__ = [
 Row = TypeVar("Row")
 Key = TypeVar("Key")
 H = TypeVar("H", bound="TableHandle[Any] | EventTableHandle[Any]")
-
-
-class TableCallbacks:
-    """The row callbacks registered for one table."""
-
-    __slots__ = ("delete", "insert", "update")
-
-    def __init__(self) -> None:
-        self.insert = CallbackList()
-        self.delete = CallbackList()
-        self.update = CallbackList()
-
-    def __bool__(self) -> bool:
-        return bool(self.insert or self.delete or self.update)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +186,7 @@ class _HandleBase(Generic[Row]):
         self._conn = conn
         self._layout: TableLayout = layout
         self._table_cache: TableCache | None = None
-        self._callbacks: TableCallbacks = conn._table_callbacks(layout.name)
+        self._callbacks: TableCallbacks = conn._dispatcher.table_callbacks(layout.name)
         self._indexes: dict[tuple[str, str], Any] = {}
 
     @property

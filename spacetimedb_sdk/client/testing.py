@@ -2,8 +2,9 @@
 
 ::
 
-    conn, socket = DbConnection.builder().with_uri("ws://test").with_database_name("db") \\
-        .with_module(schema).build_offline()
+    builder = DbConnection.builder().with_uri("ws://test").with_database_name("db") \\
+        .with_module(schema)
+    conn, socket = build_offline(builder)     # or: builder.build(OfflineSocket())
     handle = conn.subscription_builder().subscribe("SELECT * FROM user")
     socket.sent_messages()            # [Subscribe(request_id=1, query_set_id=QuerySetId(1), ...)]
     socket.deliver(InitialConnection(identity, connection_id, "token"))
@@ -17,9 +18,10 @@ included), and runs the resulting callbacks on the calling thread before returni
 from __future__ import annotations
 
 import concurrent.futures
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from spacetimedb_sdk.client.driver import Driver
+from spacetimedb_sdk.core.lifecycle import GiveUp, Wait
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL, split_client_payload
 from spacetimedb_sdk.messages import (
     ClientMessage,
@@ -29,9 +31,21 @@ from spacetimedb_sdk.messages import (
 )
 
 if TYPE_CHECKING:
-    from spacetimedb_sdk.client.db_connection import DbConnection
+    from spacetimedb_sdk.client.db_connection import DbConnection, DbConnectionBuilder
+    from spacetimedb_sdk.client.session import Session
 
-__all__ = ["OfflineSocket"]
+__all__ = ["OfflineSocket", "build_offline"]
+
+C = TypeVar("C", bound="DbConnection[Any, Any, Any]")
+
+
+def build_offline(
+    builder: DbConnectionBuilder[C], protocol: str = V2_BSATN_PROTOCOL
+) -> tuple[C, Any]:
+    """Build ``builder``'s connection over a new :class:`OfflineSocket`: ``(conn, socket)``
+    (the socket typed loosely, so a test reads the fields of the messages it took directly)."""
+    socket = OfflineSocket(protocol)
+    return builder.build(socket), socket
 
 
 class OfflineSocket(Driver):
@@ -39,24 +53,33 @@ class OfflineSocket(Driver):
 
     name = "offline"
 
-    def __init__(
-        self, conn: DbConnection[Any, Any, Any], protocol: str = V2_BSATN_PROTOCOL
-    ) -> None:
-        self._conn = conn
+    def __init__(self, protocol: str = V2_BSATN_PROTOCOL) -> None:
+        self._session: Session | None = None
         self.protocol = protocol
         #: Every frame the client wrote, in order.
         self.frames: list[bytes] = []
         self._taken = 0
         self._depth = 0
         self._close_pending = False
+        self.open = False
+
+    @property
+    def session(self) -> Session:
+        """The session this socket drives (once built)."""
+        if self._session is None:
+            raise RuntimeError("the socket is not connected: build(OfflineSocket()) first")
+        return self._session
+
+    def connect(self, session: Session) -> None:
+        """The socket "opens" at once with :attr:`protocol`."""
+        self._session = session
         self.open = True
-        conn._attach(self)
-        conn._core.connection_opened(protocol)
+        session.opened(self.protocol)
 
     # ------------------------------------------------------------------------------ client side
     def wake(self) -> None:
-        if self.open:
-            self.frames.extend(self._conn._core.data_to_send())
+        if self.open and self._session is not None:
+            self.frames.extend(self._session.data_to_send())
 
     def sent_messages(self) -> list[ClientMessage]:
         """Every client message sent so far, decoded."""
@@ -84,7 +107,7 @@ class OfflineSocket(Driver):
         if self._close_pending and self.open:
             self._close_pending = False
             self.open = False
-            self._run(lambda: self._conn._socket_closed(None))
+            self._run(lambda: self.session.closed(None))
 
     def in_callback_thread(self) -> bool:
         return self._depth > 0
@@ -93,7 +116,7 @@ class OfflineSocket(Driver):
         return  # nothing can arrive while the caller blocks: the test delivers messages
 
     def wait_closed(self, timeout: float | None = None) -> bool:
-        return self._conn.is_closed
+        return self.session.is_closed
 
     # ------------------------------------------------------------------------------ server side
     def _run(self, action: Any) -> Any:
@@ -111,27 +134,27 @@ class OfflineSocket(Driver):
             frame = bytes(message)
         else:
             frame = b"\x00" + encode_server_message(message)
-        self._run(lambda: self._conn._process_frame(frame))
+        self._run(lambda: self.session.frame_received(frame))
 
     def deliver_v3(self, messages: list[ServerMessage]) -> None:
         """Several messages in one (uncompressed) v3 frame."""
         frame = b"\x00" + b"".join(encode_server_message(m) for m in messages)
-        self._run(lambda: self._conn._process_frame(frame))
+        self._run(lambda: self.session.frame_received(frame))
 
     def close(self, error: BaseException | None = None) -> bool:
         """The server side drops the socket; True when the client wants to reconnect."""
         self.open = False
-        result: bool = self._run(lambda: self._conn._socket_closed(error))
-        return result
+        action = self._run(lambda: self.session.closed(error))
+        return isinstance(action, Wait)
 
     def reconnect(self) -> None:
         """Simulate a successful reconnect: the client replays its subscriptions."""
-        core = self._conn._core
-        core.begin_reconnect()
-        core.connection_opened(self.protocol)
+        session = self.session
+        session.waited(False)  # the wait is over: the session prepares the replay
+        session.opened(self.protocol)
         self.open = True
         self.wake()
 
     def give_up(self, error: BaseException | None = None) -> None:
         """Simulate reconnecting failing for good."""
-        self._run(lambda: self._conn._give_up(error))
+        self._run(lambda: self.session.give_up(GiveUp(error)))

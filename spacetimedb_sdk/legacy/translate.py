@@ -1,7 +1,7 @@
 """From the modern core's effects to 0.7 messages, one message per server message.
 
-The legacy client owns one modern connection whose class (:class:`LegacyDbConnection`) hands
-every batch of effects to the legacy client right after the modern callbacks ran. Effects come
+The legacy client owns one modern connection that hands every batch of effects to the legacy
+client right after the modern callbacks ran (``DbConnectionBuilder.on_effects``). Effects come
 in server-message order and each server message maps to one 0.7 message:
 
 ==============================================  ==============================================
@@ -24,7 +24,7 @@ their own message, even when the modern cache has already applied later ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from spacetimedb_sdk.client.db_connection import DbConnection
 from spacetimedb_sdk.core import events as ev
@@ -52,35 +52,30 @@ from spacetimedb_sdk.redaction import sdk_logger
 __all__ = [
     "EffectSink",
     "LegacyDbConnection",
-    "connection_class",
+    "guarded",
     "legacy_status",
     "translate_effects",
 ]
 
 _log = sdk_logger("spacetimedb_sdk.legacy")
 
+#: The modern connection a legacy client owns (built with ``with_module``: no generated class).
+LegacyDbConnection = DbConnection[Any, Any, Any]
+
 #: ``sink(connection, effects)``: called on the connection's callback thread.
-EffectSink = Callable[["LegacyDbConnection", list[Effect]], None]
+EffectSink = Callable[[LegacyDbConnection, list[Effect]], None]
 
 
-class LegacyDbConnection(DbConnection[Any, Any, Any]):
-    """A modern connection that also hands its effects to a legacy client."""
+def guarded(sink: EffectSink) -> EffectSink:
+    """``sink`` as an effect listener that logs its failures as the legacy client's."""
 
-    legacy_sink: ClassVar[EffectSink | None] = None
+    def listener(connection: LegacyDbConnection, effects: list[Effect]) -> None:
+        try:
+            sink(connection, effects)
+        except Exception:  # never let the legacy layer break the connection
+            _log.exception("the legacy client failed to process a message")
 
-    def _dispatch(self, effects: list[Effect]) -> None:
-        super()._dispatch(effects)
-        sink = type(self).legacy_sink
-        if sink is not None and effects:
-            try:
-                sink(self, effects)
-            except Exception:  # never let the legacy layer break the connection
-                _log.exception("the legacy client failed to process a message")
-
-
-def connection_class(sink: EffectSink) -> type[LegacyDbConnection]:
-    """A :class:`LegacyDbConnection` subclass bound to ``sink`` (one per legacy client)."""
-    return type("LegacyDbConnection", (LegacyDbConnection,), {"legacy_sink": staticmethod(sink)})
+    return listener
 
 
 def legacy_status(status: ev.ReducerStatus) -> str:

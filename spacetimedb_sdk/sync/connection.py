@@ -24,20 +24,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
 from spacetimedb_sdk.client.driver import Driver
-from spacetimedb_sdk.core.effects import ProtocolViolation
-from spacetimedb_sdk.core.errors import ConnectError, DisconnectedError
-from spacetimedb_sdk.errors import ProtocolError
-from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL
+from spacetimedb_sdk.client.session import handshake_error
+from spacetimedb_sdk.core.errors import ConnectError
+from spacetimedb_sdk.core.lifecycle import GiveUp, Open, Serve, Wait
 from spacetimedb_sdk.redaction import sdk_logger, transport_logger
 
 if TYPE_CHECKING:
-    from spacetimedb_sdk.client.db_connection import DbConnection
+    from spacetimedb_sdk.client.session import Session
 
-__all__ = ["ThreadedDriver", "close_error", "handshake_error"]
+__all__ = ["ThreadedDriver"]
 
 _log = sdk_logger("spacetimedb_sdk.driver")
 _POLL = 0.02  # seconds between checks while another thread processes messages
@@ -53,66 +52,13 @@ class _Closed:
     error: BaseException | None
 
 
-@dataclass(frozen=True)
-class _GiveUp:
-    """Reconnecting failed for good."""
-
-    error: BaseException | None
-
-
-def handshake_error(exc: BaseException) -> ConnectError:
-    """A ConnectError describing a failed WebSocket handshake (HTTP status and body if any)."""
-    if isinstance(exc, InvalidStatus):
-        response = exc.response
-        body = bytes(response.body or b"").decode("utf-8", "replace").strip()
-        reason = f": {body}" if body else ""
-        return ConnectError(
-            f"the server refused the connection (HTTP {response.status_code}){reason}"
-            + _rejected_token_hint(response.status_code, body),
-            response.status_code,
-            body,
-        )
-    return ConnectError(f"cannot connect: {exc}")
-
-
-def _rejected_token_hint(status: int, body: str) -> str:
-    # A bare "401 InvalidSignature" hides the usual cause: a token saved from another server.
-    if status != 401:
-        return ""
-    why = (
-        "The token was issued by a different server (or this server's keys changed)"
-        if "InvalidSignature" in body
-        else "The server does not accept this token"
-    )
-    return (
-        f". {why}: to start fresh with a new identity, connect without it (with_token(None))"
-        " and delete the saved token (e.g. credentials.File(key).clear())"
-    )
-
-
-def close_error(
-    code: int | None, reason: str, requested: bool, cause: BaseException | None = None
-) -> DisconnectedError | None:
-    """Why a socket closed, or None for a clean close the client asked for."""
-    if requested and code in (1000, 1001, None):
-        return None
-    detail = f"code {code}" if code is not None else "no close frame"
-    if reason:
-        detail += f": {reason}"
-    error = DisconnectedError(f"the connection closed ({detail})")
-    if cause is not None:
-        error.__cause__ = cause
-    return error
-
-
 class ThreadedDriver(Driver):
     """Owns the socket of a connection built with ``build()``."""
 
     name = "threaded"
 
-    def __init__(self, conn: DbConnection[Any, Any, Any]) -> None:
-        self._conn = conn
-        conn._attach(self)
+    def __init__(self) -> None:
+        self._session: Session | None = None
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ws: ClientConnection | None = None
         self._send_lock = threading.Lock()
@@ -123,21 +69,19 @@ class ThreadedDriver(Driver):
         self._done = False
 
     # ------------------------------------------------------------------------------ socket
-    def _open(self) -> ClientConnection:
-        conn = self._conn
-        config = conn._config
-        from spacetimedb_sdk.client.db_connection import OFFERED_PROTOCOLS
-
+    def _open(self, session: Session) -> tuple[ClientConnection, Serve | GiveUp]:
+        """Open a socket and hand it to the session; raises ConnectError."""
+        options = session.options
         try:
             ws = connect(
-                config.url(),
-                subprotocols=list(OFFERED_PROTOCOLS),  # type: ignore[arg-type]
-                additional_headers=config.headers(conn._core.token),
+                session.url,
+                subprotocols=list(session.SUBPROTOCOLS),  # type: ignore[arg-type]
+                additional_headers=session.headers(),
                 compression=None,
-                open_timeout=config.open_timeout,
-                ping_interval=config.ping_interval,
-                ping_timeout=config.ping_timeout,
-                max_size=config.max_message_size,
+                open_timeout=options.open_timeout,
+                ping_interval=options.ping_interval,
+                ping_timeout=options.ping_timeout,
+                max_size=options.max_message_size,
                 max_queue=None,
                 logger=transport_logger(),  # it logs the Authorization header at DEBUG
                 **_LEGACY,
@@ -145,18 +89,18 @@ class ThreadedDriver(Driver):
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise handshake_error(exc) from exc
         try:
-            conn._core.connection_opened(ws.subprotocol or V2_BSATN_PROTOCOL)
-        except ProtocolError as exc:
+            return ws, session.opened(ws.subprotocol)
+        except ConnectError:
             ws.close()
-            raise ConnectError(str(exc)) from exc
-        return ws
+            raise
 
-    def connect(self) -> None:
+    def connect(self, session: Session) -> None:
         """Open the socket (blocking); on failure run ``on_connect_error`` and raise."""
+        self._session = session
         try:
-            ws = self._open()
+            ws, _ = self._open(session)  # the first socket is always served
         except ConnectError as exc:
-            self._conn._connect_failed(exc)
+            session.connect_failed(exc)
             self._done = True
             raise
         self._start(ws)
@@ -173,28 +117,23 @@ class ThreadedDriver(Driver):
         try:
             while True:
                 message = ws.recv()
-                if isinstance(message, str):
-                    self._inbox.put(
-                        ProtocolViolation(ProtocolError("the server sent a text frame"))
-                    )
-                else:
-                    self._inbox.put(message)
+                self._inbox.put(message)  # a text frame too: the session reports it
         except ConnectionClosed as exc:
             cause = exc
         except Exception as exc:  # a bug or an I/O error: report it as the close reason
             cause = exc
             _log.debug("reader stopped", exc_info=True)
-        code = ws.close_code
-        reason = ws.close_reason or ""
-        self._inbox.put(_Closed(close_error(code, reason, self._conn._closing, cause)))
+        assert self._session is not None
+        error = self._session.close_error(ws.close_code, ws.close_reason or "", cause)
+        self._inbox.put(_Closed(error))
 
     def wake(self) -> None:
         """Write whatever the core has queued (from any thread)."""
-        ws = self._ws
-        if ws is None:
+        ws, session = self._ws, self._session
+        if ws is None or session is None:
             return
         with self._send_lock:
-            for frame in self._conn._core.data_to_send():
+            for frame in session.data_to_send():
                 try:
                     ws.send(frame)
                 except ConnectionClosed:
@@ -216,27 +155,27 @@ class ThreadedDriver(Driver):
         return self._processing == threading.get_ident()
 
     def _process(self, item: Any) -> None:
-        conn = self._conn
-        if isinstance(item, (bytes, bytearray, memoryview)):
-            conn._process_frame(item)
+        session = self._session
+        assert session is not None
+        if isinstance(item, (bytes, bytearray, memoryview, str)):
+            session.frame_received(item)
         elif isinstance(item, _Closed):
             self._ws = None
-            if conn._socket_closed(item.error):
+            action = session.closed(item.error)
+            if isinstance(action, Wait):
                 threading.Thread(
                     target=self._reconnect,
-                    args=(item.error,),
+                    args=(session, action),
                     name="spacetimedb-reconnect",
                     daemon=True,
                 ).start()
             else:
                 self._done = True
-        elif isinstance(item, _GiveUp):
-            conn._give_up(item.error)
+        elif isinstance(item, Wait):
+            session.reconnecting(item)
+        elif isinstance(item, GiveUp):
+            session.give_up(item)
             self._done = True
-        elif isinstance(item, ProtocolViolation):
-            conn._dispatch([item])
-        elif callable(item):
-            item()
 
     def _process_one(self, timeout: float | None, block: bool) -> bool:
         if self.in_callback_thread():
@@ -321,15 +260,16 @@ class ThreadedDriver(Driver):
     def wait_closed(self, timeout: float | None = None) -> bool:
         if self.in_callback_thread():
             raise RuntimeError("cannot wait for the close inside a callback")
-        closed = self._conn._closed
+        session = self._session
+        assert session is not None
         if self._someone_else_processes():
-            return closed.wait(timeout)
+            return session.wait_closed(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not closed.is_set():
+        while not session.is_closed:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return False
-            self._pump(0.25 if remaining is None else min(remaining, 0.25), closed.wait)
+            self._pump(0.25 if remaining is None else min(remaining, 0.25), session.wait_closed)
         return True
 
     def _pump(self, step: float, wait: Callable[[float], object]) -> bool:
@@ -347,27 +287,23 @@ class ThreadedDriver(Driver):
         return processed or not (self._done and self._inbox.empty())
 
     # ------------------------------------------------------------------------------ reconnect
-    def _reconnect(self, error: BaseException | None) -> None:
-        conn = self._conn
-        policy = conn._config.reconnect
-        assert policy is not None
-        for attempt, delay in enumerate(policy.delays(), 1):
-            last = error
-            self._inbox.put(lambda a=attempt, d=delay, e=last: conn._reconnecting(a, d, e))
-            if self._stop.wait(delay) or conn._is_closing():
-                break
-            try:
-                conn._core.begin_reconnect()
-                ws = self._open()
-            except ConnectError as exc:
-                error = exc
-                _log.info("reconnect attempt %d failed: %s", attempt, exc)
+    def _reconnect(self, session: Session, action: Wait | Open | GiveUp) -> None:
+        """Carry out the session's reconnect actions (on a thread of its own); callbacks are
+        queued for the callback thread like messages."""
+        while not isinstance(action, GiveUp):
+            if isinstance(action, Wait):
+                self._inbox.put(action)  # on_reconnecting runs on the callback thread
+                action = session.waited(self._stop.wait(action.delay))
                 continue
-            except DisconnectedError:
-                break
-            if conn._is_closing():
+            try:
+                ws, opened = self._open(session)
+            except ConnectError as exc:
+                action = session.open_failed(exc)
+                continue
+            if isinstance(opened, GiveUp):  # disconnect() was called meanwhile
                 ws.close()
-                break
+                action = opened
+                continue
             self._start(ws)
             return
-        self._inbox.put(_GiveUp(None if conn._is_closing() else error))
+        self._inbox.put(action)  # reported on the callback thread
