@@ -7,6 +7,8 @@ SQL, subscriptions and one-off queries.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.host import Database
 from spacetimedb_sdk.local_server.sql import SimpleCatalog, TableInfo
@@ -27,8 +29,11 @@ class DatabaseCatalog:
             hosted.sql_info() for hosted in tables.values()
         )
         public = {name for name, hosted in tables.items() if hosted.schema.is_public}
+        # Everyone but the owner reads tables through their visibility filters.
         self.public_tables: tuple[TableInfo, ...] = tuple(
-            t for t in self.all_tables if t.name in public
+            replace(t, row_filters=self.relations.filter_shapes(t.name))
+            for t in self.all_tables
+            if t.name in public
         )
         # Views are named like tables (private ones only for the owner); the real server keeps
         # them in user tables, so `SELECT * FROM *` includes them too.

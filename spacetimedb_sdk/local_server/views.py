@@ -30,13 +30,14 @@ from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
 from spacetimedb_sdk.local_server.sql import (
     BoundQuery,
+    RowFilterShape,
     SimpleCatalog,
     SqlError,
     TableInfo,
     bind_query,
-    bind_subscription,
     parse_one_off_query,
     parse_subscription,
+    row_filter_shape,
 )
 from spacetimedb_sdk.local_server.tx_delta import TableDelta, TxDelta
 from spacetimedb_sdk.module.context import AnonymousViewContext, ViewContext
@@ -227,6 +228,13 @@ class Relations:
             return (name, caller)
         return None
 
+    def filter_shapes(self, table: str) -> tuple[RowFilterShape, ...]:
+        """How each visibility filter of ``table`` looks to the join planner."""
+        return tuple(
+            row_filter_shape(bind_query(f.query, self._module_catalog, sender=self._owner))
+            for f in self._filters.get(table, ())
+        )
+
     def filter_tables(self, table: str) -> int:
         """The largest number of tables one of ``table``'s filters reads."""
         return max((1 + len(f.query.joins) for f in self._filters.get(table, ())), default=1)
@@ -287,7 +295,7 @@ class Relations:
             if touched.isdisjoint(old.reads):
                 continue
             try:
-                new = self._compute(key)
+                new = self._recompute(key, old, delta)
             except SqlError as exc:
                 del self._instances[key]
                 failures[key] = str(exc)
@@ -305,7 +313,30 @@ class Relations:
         if name in self._views:
             return self._compute_view(self._views[name], viewer)
         assert viewer is not None
-        return self._compute_filtered(name, viewer)
+        return self._compute_filtered(name, viewer, ())
+
+    def _recompute(self, key: InstanceKey, old: Relation, delta: TxDelta) -> Relation:
+        """``old`` brought up to date; single-table filters only look at the changed rows."""
+        name, viewer = key
+        filters = self._filters.get(name)
+        if name in self._views or viewer is None or not filters or old.reads != {name}:
+            return self._compute(key)
+        change = delta.table(name)
+        if change is None:
+            return old
+        hosted = self._db.table(name)
+        keeps = [
+            bind_query(f.query, self._module_catalog, sender=viewer).row_predicate()
+            for f in filters
+        ]
+        rows = dict(old.rows)
+        for b, _ in change.deletes:
+            rows.pop(b, None)
+        for b, _ in change.inserts:
+            generic = hosted.generic(b)
+            if any(keep(generic) for keep in keeps):
+                rows[b] = generic
+        return Relation(name, viewer, old.generic_codec, rows, old.reads)
 
     def _compute_view(self, view: ViewSchema, viewer: Identity | None) -> Relation:
         model = self._models.get(view.name)
@@ -371,27 +402,46 @@ class Relations:
             view.name, viewer, codec, {b: codec.decode(b) for b in rows}, frozenset(bound.tables)
         )
 
-    def _compute_filtered(self, table: str, viewer: Identity) -> Relation:
+    def _compute_filtered(
+        self, table: str, viewer: Identity, resolving: tuple[str, ...]
+    ) -> Relation:
+        """The rows of ``table`` any of its filters returns for ``viewer``. Other tables a
+        filter reads are narrowed by their own filters in turn (the filtered table itself is
+        read whole), as the real server splices filters into each other."""
         hosted = self._db.table(table)
         rows: dict[bytes, Any] = {}
         reads: set[str] = set()
         for f in self._filters[table]:
-            bound = bind_subscription(f.query, self._module_catalog, sender=viewer)
-            reads.update(bound.tables)
-            for b in self._evaluate(bound):
+            bound = bind_query(f.query, self._module_catalog, sender=viewer)
+            sources: dict[str, HostedTable | Relation] = {}
+            for name in bound.tables:
+                if name == table or name not in self._filters:
+                    sources[name] = self._db.table(name)
+                    reads.add(name)
+                    continue
+                if name in resolving:
+                    raise SqlError(
+                        f"Discovered cyclic dependency when resolving RLS rules for table `{name}`"
+                    )
+                inner = self._compute_filtered(name, viewer, (*resolving, table))
+                reads.update(inner.reads)
+                sources[name] = inner
+            for b in self._evaluate(bound, sources):
                 rows.setdefault(b, hosted.generic(b))
         return Relation(table, viewer, hosted.generic_codec, rows, frozenset(reads))
 
-    def _evaluate(self, bound: BoundQuery) -> list[bytes]:
-        """Bytes of the rows ``bound`` returns from the tables as they are (no filters)."""
+    def _evaluate(
+        self, bound: BoundQuery, sources: dict[str, HostedTable | Relation] | None = None
+    ) -> list[bytes]:
+        """Bytes of the rows ``bound`` returns (tables as they are unless ``sources`` says)."""
         seen: dict[int, bytes] = {}
         keep: list[Any] = []
 
         def scan(name: str) -> list[Any]:
-            hosted = self._db.table(name)
+            source = (sources or {}).get(name) or self._db.table(name)
             out = []
-            for b in hosted.row_bytes():
-                g = hosted.generic(b)
+            for b in source.row_bytes():
+                g = source.generic(b)
                 seen[id(g)] = b
                 keep.append(g)
                 out.append(g)

@@ -59,6 +59,7 @@ from spacetimedb_sdk.local_server.sql.ast import (
 from spacetimedb_sdk.local_server.sql.catalog import (
     Catalog,
     ColumnInfo,
+    RowFilterShape,
     SimpleCatalog,
     TableInfo,
     queries_for_all_tables,
@@ -72,7 +73,13 @@ from spacetimedb_sdk.local_server.sql.parsing import (
     parse_sql,
     parse_subscription,
 )
-from spacetimedb_sdk.local_server.sql.queries import BoundQuery, Row, bind_query, bind_subscription
+from spacetimedb_sdk.local_server.sql.queries import (
+    BoundQuery,
+    Row,
+    bind_query,
+    bind_subscription,
+    row_filter_shape,
+)
 from spacetimedb_sdk.local_server.sql.row_budget import RowBudget, RowLimitExceededError
 from spacetimedb_sdk.local_server.sql.statements import (
     BoundDelete,
@@ -133,6 +140,7 @@ __all__ = [
     "Query",
     "Row",
     "RowBudget",
+    "RowFilterShape",
     "RowLimitExceededError",
     "SenderParam",
     "SenderValue",
@@ -155,4 +163,5 @@ __all__ = [
     "parse_sql",
     "parse_subscription",
     "queries_for_all_tables",
+    "row_filter_shape",
 ]

@@ -12,7 +12,14 @@ from spacetimedb_sdk.algebraic_type import (
 )
 from spacetimedb_sdk.local_server.sql.ast import Query
 
-__all__ = ["Catalog", "ColumnInfo", "SimpleCatalog", "TableInfo", "queries_for_all_tables"]
+__all__ = [
+    "Catalog",
+    "ColumnInfo",
+    "RowFilterShape",
+    "SimpleCatalog",
+    "TableInfo",
+    "queries_for_all_tables",
+]
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,15 @@ class ColumnInfo:
     name: str
     type: AlgebraicType
     accessor: str | None = None
+
+
+@dataclass(frozen=True)
+class RowFilterShape:
+    """What the join planner sees of one visibility filter spliced in for a table: whether it
+    filters at all (``filtered``) and which columns it fixes with ``= constant``."""
+
+    filtered: bool
+    fixed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,8 @@ class TableInfo:
     is_view: bool = False
     indexed_columns: frozenset[str] | None = None
     index_columns: tuple[tuple[str, ...], ...] | None = None
+    #: The caller's visibility filters on this table (each one is planned separately).
+    row_filters: tuple[RowFilterShape, ...] = ()
     typespace: Typespace = field(default_factory=Typespace)
 
     @classmethod

@@ -10,7 +10,7 @@ from typing import Any, TypeAlias
 from spacetimedb_sdk.algebraic_type import BOOL
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.sql.ast import Query, Star
-from spacetimedb_sdk.local_server.sql.catalog import Catalog
+from spacetimedb_sdk.local_server.sql.catalog import Catalog, RowFilterShape
 from spacetimedb_sdk.local_server.sql.errors import SqlError, recursion_guard
 from spacetimedb_sdk.local_server.sql.predicates import Getter, always_true, compile_predicate
 from spacetimedb_sdk.local_server.sql.row_budget import RowBudget
@@ -33,6 +33,7 @@ __all__ = [
     "bind_from",
     "bind_query",
     "bind_subscription",
+    "row_filter_shape",
     "star_source",
 ]
 
@@ -310,14 +311,35 @@ def _check_subscription_plan(bound: FromClause, returns: Source) -> None:
     if fields is None:
         raise SqlError("Subscriptions require indexes on join columns")
     pushed = _pushed_constants(bound.filter)
+    # A table narrowed by visibility filters is planned once per filter.
+    for lhs_filter in lhs.table.row_filters or (None,):
+        for rhs_filter in rhs.table.row_filters or (None,):
+            _check_join(lhs, rhs, fields, pushed, {lhs.alias: lhs_filter, rhs.alias: rhs_filter})
+
+
+def _check_join(
+    lhs: Source,
+    rhs: Source,
+    fields: tuple[str, str],
+    pushed: dict[str, list[tuple[str, str]]],
+    row_filters: dict[str, RowFilterShape | None],
+) -> None:
     lhs_col, rhs_col = fields
 
     def is_filtered(source: Source) -> bool:
-        return source.table.is_view or source.alias in pushed
+        row_filter = row_filters[source.alias]
+        return (
+            source.table.is_view
+            or source.alias in pushed
+            or (row_filter is not None and row_filter.filtered)
+        )
 
     if not is_filtered(lhs) and is_filtered(rhs):
         lhs, rhs, lhs_col, rhs_col = rhs, lhs, rhs_col, lhs_col
     fixed = {column for op, column in pushed.get(rhs.alias, ()) if op == "="}
+    rhs_filter = row_filters[rhs.alias]
+    if rhs_filter is not None:
+        fixed |= rhs_filter.fixed
     indexes = rhs.table.indexes
     if indexes is not None and not any(
         cols and cols[-1] == rhs_col and all(c in fixed for c in cols[:-1]) for cols in indexes
@@ -325,6 +347,15 @@ def _check_subscription_plan(bound: FromClause, returns: Source) -> None:
         raise SqlError("Subscriptions require indexes on join columns")
     if rhs.table.is_event:
         raise SqlError("Event tables cannot be used as the lookup table in subscription joins")
+
+
+def row_filter_shape(bound: BoundQuery) -> RowFilterShape:
+    """How a bound visibility filter (``SELECT * FROM t WHERE ...``) looks to the join planner."""
+    if bound.filter is None:
+        return RowFilterShape(False)
+    alias = bound.returns.alias
+    fixed = frozenset(c for op, c in _pushed_constants(bound.filter).get(alias, ()) if op == "=")
+    return RowFilterShape(True, fixed)
 
 
 def _on_fields(on: BoundCompare | None, lhs_alias: str, rhs_alias: str) -> tuple[str, str] | None:
