@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from spacetimedb_sdk.client import RemoteModule
+from spacetimedb_sdk.client.bindings_support import RemoteModule
 from spacetimedb_sdk.schema import ModuleSchema
 
 REPO = Path(__file__).resolve().parent.parent

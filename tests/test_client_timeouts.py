@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from spacetimedb_sdk.client import DbConnection, RemoteModule
+from spacetimedb_sdk.client import DbConnection
+from spacetimedb_sdk.client.bindings_support import RemoteModule
 from tests.server_process import ServerProcess
 
 TIMEOUT = 10.0

@@ -46,7 +46,7 @@ if (
     )
 
 import spacetimedb_sdk.bsatn as _bsatn
-import spacetimedb_sdk.client as _client
+import spacetimedb_sdk.client.bindings_support as _client
 
 from . import message as _legacy_message
 from . import send_message_reducer as _send_message_reducer

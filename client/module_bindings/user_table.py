@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import spacetimedb_sdk as _stdb
-import spacetimedb_sdk.client as _client
+import spacetimedb_sdk.client.bindings_support as _client
 
 from .types import User
 

@@ -10,12 +10,17 @@ The names most programs need::
 * :mod:`~spacetimedb_sdk.client.events` -- contexts and Event variants;
 * :mod:`~spacetimedb_sdk.client.errors` -- ReducerError, InternalError, ...;
 * :mod:`~spacetimedb_sdk.client.credentials` -- token files shared with the Rust SDK.
+
+What only generated bindings build on (``Remote*Base``, ``Dynamic*``, ``RemoteModule``,
+``ConnectionConfig``) lives in :mod:`spacetimedb_sdk.client.bindings_support`.
 """
+
+from typing import Any
 
 from spacetimedb_sdk.client import credentials, events
 from spacetimedb_sdk.client.call_future import CallFuture
 from spacetimedb_sdk.client.callbacks import CallbackId
-from spacetimedb_sdk.client.db_connection import ConnectionConfig, DbConnection, DbConnectionBuilder
+from spacetimedb_sdk.client.db_connection import DbConnection, DbConnectionBuilder
 from spacetimedb_sdk.client.errors import (
     AlreadyEndedError,
     AlreadyUnsubscribedError,
@@ -39,25 +44,12 @@ from spacetimedb_sdk.client.events import (
 )
 from spacetimedb_sdk.client.query import QueryBuilder, and_, not_, or_
 from spacetimedb_sdk.client.reconnect import ReconnectPolicy
-from spacetimedb_sdk.client.reducers import (
-    DynamicRemoteProcedures,
-    DynamicRemoteReducers,
-    ProcedureCall,
-    QueryCall,
-    ReducerCall,
-    RemoteProceduresBase,
-    RemoteReducersBase,
-)
-from spacetimedb_sdk.client.remote_module import RemoteModule
+from spacetimedb_sdk.client.reducers import ProcedureCall, QueryCall, ReducerCall
 from spacetimedb_sdk.client.subscription import SubscriptionBuilder, SubscriptionHandle
 from spacetimedb_sdk.client.table import (
     BTreeIndex,
-    DynamicRemoteTables,
-    DynamicTableHandle,
-    DynamicTableWithPrimaryKeyHandle,
     EventTableHandle,
     Range,
-    RemoteTablesBase,
     TableHandle,
     TableWithPrimaryKeyHandle,
     UniqueIndex,
@@ -74,15 +66,9 @@ __all__ = [
     "ClientError",
     "Compression",
     "ConnectError",
-    "ConnectionConfig",
     "DbConnection",
     "DbConnectionBuilder",
     "DisconnectedError",
-    "DynamicRemoteProcedures",
-    "DynamicRemoteReducers",
-    "DynamicRemoteTables",
-    "DynamicTableHandle",
-    "DynamicTableWithPrimaryKeyHandle",
     "ErrorContext",
     "EventContext",
     "EventTableHandle",
@@ -99,10 +85,6 @@ __all__ = [
     "ReducerEvent",
     "ReducerEventContext",
     "ReducerStatus",
-    "RemoteModule",
-    "RemoteProceduresBase",
-    "RemoteReducersBase",
-    "RemoteTablesBase",
     "SubscriptionBuilder",
     "SubscriptionEventContext",
     "SubscriptionFailedError",
@@ -116,3 +98,27 @@ __all__ = [
     "not_",
     "or_",
 ]
+
+#: Names that moved to bindings_support; still importable from here for older code.
+_MOVED = frozenset(
+    (
+        "ConnectionConfig",
+        "DynamicRemoteProcedures",
+        "DynamicRemoteReducers",
+        "DynamicRemoteTables",
+        "DynamicTableHandle",
+        "DynamicTableWithPrimaryKeyHandle",
+        "RemoteModule",
+        "RemoteProceduresBase",
+        "RemoteReducersBase",
+        "RemoteTablesBase",
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from spacetimedb_sdk.client import bindings_support
+
+        return getattr(bindings_support, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,9 +34,9 @@ from typing import Any
 
 from spacetimedb_sdk import __version__
 from spacetimedb_sdk.bsatn import Bindings, ProductBinding, SumBinding
-from spacetimedb_sdk.client import (
+from spacetimedb_sdk.client import DbConnectionBuilder
+from spacetimedb_sdk.client.bindings_support import (
     DbConnection,
-    DbConnectionBuilder,
     DynamicRemoteProcedures,
     DynamicRemoteReducers,
     DynamicRemoteTables,

@@ -81,7 +81,7 @@ def emit_table(table: TablePlan, header: list[str]) -> str:
     imports = Imports()
     imports.names("__future__", "annotations")
     _needs(imports, [ix.key_annotation for ix in table.indexes])
-    imports.module("spacetimedb_sdk.client", CLIENT_ALIAS)
+    imports.module("spacetimedb_sdk.client.bindings_support", CLIENT_ALIAS)
     used = {table.row_class}.union(*(ix.uses for ix in table.indexes))
     imports.names(".types", *used)
 
@@ -261,7 +261,7 @@ def emit_init(plan: CodegenPlan, header: list[str], module_label: str, version: 
     imports.module("types", "_pytypes")
     imports.module("typing", TYPING_ALIAS)
     imports.module("spacetimedb_sdk.bsatn", "_bsatn")
-    imports.module("spacetimedb_sdk.client", CLIENT_ALIAS)
+    imports.module("spacetimedb_sdk.client.bindings_support", CLIENT_ALIAS)
     _needs(
         imports,
         [p.annotation for r in plan.reducers for p in r.params]

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-import spacetimedb_sdk.client as _client
+import spacetimedb_sdk.client.bindings_support as _client
 
 from .types import Message
 
