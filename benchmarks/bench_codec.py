@@ -9,7 +9,11 @@ Two tables of the fixtures' bench module, 100,000 rows each by default:
 
 For each it times (best of ``--repeat``): decoding the whole ``SubscribeApplied`` message,
 splitting the row list into row bytes, decoding all rows to values, and both (what a client cache
-does: row bytes are the cache keys, values go to callbacks). Prints JSON.
+does: row bytes are the cache keys, values go to callbacks); validating every row without
+building values (``validate``), validating and splitting in one pass as the client does when a
+message arrives (``validate_and_split``, including building the row list), and decoding the split
+rows as the cache does on first iteration (``decode_cached_rows``, ``codec.decode_many``).
+Prints JSON.
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ def _bench_table(
         rows.decode_rows(codec)
 
     hint = rows.size_hint
+    split = rows.rows()
     return {
         "table": table,
         "rows": n,
@@ -105,6 +110,11 @@ def _bench_table(
         "split": _rate(_best(rows.rows, repeat), n),
         "decode_values": _rate(_best(lambda: rows.decode_rows(codec), repeat), n),
         "split_and_decode": _rate(_best(split_and_decode, repeat), n),
+        "validate": _rate(_best(lambda: rows.validate(codec), repeat), n),
+        "validate_and_split": _rate(
+            _best(lambda: BsatnRowList(hint, rows.rows_data).validated_rows(codec), repeat), n
+        ),
+        "decode_cached_rows": _rate(_best(lambda: codec.decode_many(split), repeat), n),
     }
 
 
