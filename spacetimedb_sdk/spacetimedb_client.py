@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from spacetimedb_sdk.client.db_connection import DbConnection
 from spacetimedb_sdk.client.errors import ConnectError, DisconnectedError
 from spacetimedb_sdk.client_cache import ClientCache
-from spacetimedb_sdk.core.effects import Effect, RequestFailed, SubscriptionApplied
+from spacetimedb_sdk.core.effects import Effect, QuerySetApplied, RequestFailed
 from spacetimedb_sdk.errors import BsatnEncodeError
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.legacy.address import Address
@@ -248,7 +248,7 @@ class SpacetimeDBClient:
         bindings = self.client_cache.bindings
         messages = translate_effects(effects, bindings)
         for effect in effects:
-            if isinstance(effect, SubscriptionApplied):
+            if isinstance(effect, QuerySetApplied):
                 self._subscription_applied(effect.query_set.owner)
             elif isinstance(effect, RequestFailed):
                 owner = effect.request.owner

@@ -11,7 +11,7 @@ from spacetimedb_sdk.algebraic_type import RefType
 from spacetimedb_sdk.bsatn import BsatnCodec, compile_codec
 from spacetimedb_sdk.client import DbConnection
 from spacetimedb_sdk.client.testing import OfflineSocket, build_offline
-from spacetimedb_sdk.core.table_cache import TableCache
+from spacetimedb_sdk.core.table_cache import CachedTable
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.messages import (
@@ -104,7 +104,7 @@ def transaction(*updates: QuerySetUpdate) -> TransactionUpdate:
     return TransactionUpdate(list(updates))
 
 
-def table_cache(conn: DbConnection[Any, Any, Any], name: str) -> TableCache:
+def table_cache(conn: DbConnection[Any, Any, Any], name: str) -> CachedTable:
     """The core's cache of table ``name``."""
     found = conn.core.cache.table(name)
     assert found is not None

@@ -14,12 +14,12 @@ from spacetimedb_sdk.core.effects import (
     ProcedureDone,
     ProtocolViolation,
     QueryDone,
+    QuerySetApplied,
+    QuerySetEnded,
+    QuerySetFailed,
     ReducerDone,
     RequestFailed,
     RowsChanged,
-    SubscriptionApplied,
-    SubscriptionEnded,
-    SubscriptionFailed,
 )
 from spacetimedb_sdk.core.errors import DisconnectedError, InternalError, OneOffQueryError
 from spacetimedb_sdk.core.events import ReducerStatus, Transaction
@@ -200,11 +200,11 @@ def test_every_server_message_kind() -> None:
     ]
 
     effects = core.receive_frame(frame("SubscribeApplied (chat user rows)"))
-    assert [type(e) for e in effects] == [SubscriptionApplied, RowsChanged]
+    assert [type(e) for e in effects] == [QuerySetApplied, RowsChanged]
     assert len(core.cache.table("user") or ()) == 3
 
     effects = core.receive_frame(frame("SubscribeApplied (FixedSize rows)"))
-    assert [type(e) for e in effects] == [SubscriptionApplied, RowsChanged]
+    assert [type(e) for e in effects] == [QuerySetApplied, RowsChanged]
     points = core.cache.table("points")
     assert points is not None
     assert sorted((r["x"], r["y"]) for r in points.rows()) == [(1, 2), (3, 4)]
@@ -249,7 +249,7 @@ def test_every_server_message_kind() -> None:
     assert isinstance(effect, ProcedureDone) and isinstance(effect.error, InternalError)
 
     effects = core.receive_frame(frame("UnsubscribeApplied (rows none)"))
-    assert [type(e) for e in effects] == [SubscriptionEnded, RowsChanged]
+    assert [type(e) for e in effects] == [QuerySetEnded, RowsChanged]
     assert len(points) == 0
     assert len(core.requests) == 0
 
@@ -270,7 +270,7 @@ def test_subscription_error_for_a_request_and_for_an_applied_set() -> None:
     core = connected_core()
     qs = core.subscribe(["SELECT * FROM user"])
     (effect,) = core.receive_frame(frame("SubscriptionError (request_id some)"))
-    assert isinstance(effect, SubscriptionFailed)
+    assert isinstance(effect, QuerySetFailed)
     assert qs.is_ended and qs.error
 
     qs = core.subscribe(["SELECT * FROM user"])
@@ -280,7 +280,7 @@ def test_subscription_error_for_a_request_and_for_an_applied_set() -> None:
     import dataclasses
 
     effects = core.receive_message(dataclasses.replace(no_request, query_set_id=QuerySetId(qs.id)))
-    assert [type(e) for e in effects] == [SubscriptionFailed, RowsChanged]
+    assert [type(e) for e in effects] == [QuerySetFailed, RowsChanged]
     assert len(core.cache.table("user") or ()) == 0
 
 
@@ -330,7 +330,7 @@ def test_v3_frame_with_several_messages() -> None:
     core = new_core(protocol=V3_BSATN_PROTOCOL)
     core.subscribe(["SELECT * FROM user"])
     effects = core.receive_frame(bytes.fromhex(entry["hex"]))
-    assert [type(e) for e in effects] == [Connected, SubscriptionApplied, RowsChanged]
+    assert [type(e) for e in effects] == [Connected, QuerySetApplied, RowsChanged]
 
 
 def test_v3_gzip_frame_with_three_messages() -> None:
@@ -402,7 +402,7 @@ def test_pending_requests_fail_when_the_connection_is_lost() -> None:
     assert all(
         isinstance(e.error, DisconnectedError) for e in effects if isinstance(e, RequestFailed)
     )
-    sub_failed = [e for e in effects if isinstance(e, SubscriptionFailed)]
+    sub_failed = [e for e in effects if isinstance(e, QuerySetFailed)]
     assert [e.query_set for e in sub_failed] == [pending_sub]
     assert pending_sub.is_ended and applied_set.is_ended
     assert core.state is ConnectionState.DISCONNECTED

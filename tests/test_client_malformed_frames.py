@@ -26,8 +26,8 @@ from spacetimedb_sdk.core import ConnectionCore
 from spacetimedb_sdk.core.effects import (
     Effect,
     ProtocolViolation,
+    QuerySetApplied,
     RowsChanged,
-    SubscriptionApplied,
 )
 from spacetimedb_sdk.core.limits import MessageLimits
 from spacetimedb_sdk.errors import LimitExceededError, ProtocolError
@@ -112,7 +112,7 @@ def test_subscribe_applied_with_a_malformed_row_applies_nothing(bad: bytes) -> N
     assert readable(core).get("user", 0) == 0
     # The same set answered properly later: applied, and every row readable.
     effects = core.receive_message(applied(qs.id, user=[user(1, "ann"), user(3)]))
-    assert [type(e) for e in effects] == [SubscriptionApplied, RowsChanged]
+    assert [type(e) for e in effects] == [QuerySetApplied, RowsChanged]
     assert readable(core)["user"] == 2
     table = core.cache.table("user")
     assert table is not None and sorted(r["identity"] for r in table.rows()) == [
@@ -166,7 +166,7 @@ def test_a_message_past_the_row_limit_is_refused_before_splitting() -> None:
     assert "3 rows" in str(violation.error)
     assert readable(core) == {}
     effects = core.receive_message(applied(qs.id, user=[user(1), user(2)]))
-    assert [type(e) for e in effects] == [SubscriptionApplied, RowsChanged]
+    assert [type(e) for e in effects] == [QuerySetApplied, RowsChanged]
 
 
 def test_the_decompressed_size_limit_is_configurable() -> None:
@@ -179,7 +179,7 @@ def test_the_decompressed_size_limit_is_configurable() -> None:
     assert readable(core) == {}
     # The same body uncompressed is not subject to the decompression limit.
     assert [type(e) for e in core.receive_frame(b"\x00" + body)] == [
-        SubscriptionApplied,
+        QuerySetApplied,
         RowsChanged,
     ]
 
@@ -261,7 +261,7 @@ def test_compressed_frames_above_two_mib_are_applied(compression: Compression) -
     body = _big_subscribe_applied(qs.id, 60_000, random.Random(3))
     assert len(body) > 3 << 20
     effects = core.receive_frame(compress_server_payload(body, compression))
-    assert [type(e) for e in effects] == [SubscriptionApplied, RowsChanged]
+    assert [type(e) for e in effects] == [QuerySetApplied, RowsChanged]
     assert readable(core) == {"user": 60_000}
 
 
@@ -275,7 +275,7 @@ def test_v3_brotli_frame_of_several_large_messages() -> None:
     )
     frame = b"\x01" + brotli.compress(body, quality=5)
     effects = core.receive_frame(frame)
-    assert [type(e) for e in effects] == [SubscriptionApplied, RowsChanged, SubscriptionApplied]
+    assert [type(e) for e in effects] == [QuerySetApplied, RowsChanged, QuerySetApplied]
 
 
 # ----------------------------------------------------------------------------------- fuzzing

@@ -465,9 +465,7 @@ class DbConnectionBuilder(Generic[C]):
         self._config.on_error.append(callback)
         return self
 
-    def on_effects(
-        self, listener: Callable[[C, list[Effect]], None]
-    ) -> DbConnectionBuilder[C]:
+    def on_effects(self, listener: Callable[[C, list[Effect]], None]) -> DbConnectionBuilder[C]:
         """``listener(conn, effects)`` with each server message's core effects, after that
         message's callbacks ran (on the callback thread). For adapters such as the 0.7 API;
         an exception is logged and the next message is processed as usual."""

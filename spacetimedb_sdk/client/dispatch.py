@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from spacetimedb_sdk.client.callbacks import CallbackList, TableCallbacks
+from spacetimedb_sdk.client.errors import CallbackError
 from spacetimedb_sdk.client.events import (
     ErrorContext,
     EventContext,
@@ -32,14 +33,13 @@ from spacetimedb_sdk.core.effects import (
     ProcedureDone,
     ProtocolViolation,
     QueryDone,
+    QuerySetApplied,
+    QuerySetEnded,
+    QuerySetFailed,
     ReducerDone,
     RequestFailed,
     RowsChanged,
-    SubscriptionApplied,
-    SubscriptionEnded,
-    SubscriptionFailed,
 )
-from spacetimedb_sdk.core.errors import CallbackError
 from spacetimedb_sdk.core.table_cache import TableDelta
 from spacetimedb_sdk.errors import BsatnDecodeError, ProtocolError
 from spacetimedb_sdk.redaction import sdk_logger
@@ -129,13 +129,13 @@ class Dispatcher:
                     self._rows_changed(effect)
                 case ReducerDone():
                     self._reducer_done(effect)
-                case SubscriptionApplied(query_set=qs):
+                case QuerySetApplied(query_set=qs):
                     if qs.owner is not None:
                         qs.owner._applied_now(SubscriptionEventContext(conn))
-                case SubscriptionEnded(query_set=qs):
+                case QuerySetEnded(query_set=qs):
                     if qs.owner is not None:
                         qs.owner._ended_now(SubscriptionEventContext(conn))
-                case SubscriptionFailed(query_set=qs):
+                case QuerySetFailed(query_set=qs):
                     if qs.owner is not None:
                         error_ctx = ErrorContext(conn, effect.exception)
                         qs.owner._failed_now(error_ctx, effect.error, effect.exception)

@@ -9,17 +9,16 @@
 * :class:`~spacetimedb_sdk.errors.ProtocolError` -- the server sent something undecodable.
 """
 
+from __future__ import annotations
+
 from spacetimedb_sdk.core.errors import (
     AlreadyEndedError,
     AlreadyUnsubscribedError,
-    CallbackError,
     ClientError,
     ConnectError,
     DisconnectedError,
     InternalError,
     OneOffQueryError,
-    ReducerError,
-    SubscriptionFailedError,
 )
 from spacetimedb_sdk.errors import ProtocolError, SpacetimeDBError
 
@@ -37,3 +36,31 @@ __all__ = [
     "SpacetimeDBError",
     "SubscriptionFailedError",
 ]
+
+
+class ReducerError(ClientError):
+    """The reducer returned an error (a sender error); the transaction was rolled back."""
+
+    def __init__(self, message: str, reducer: str | None = None) -> None:
+        self.message = message
+        self.reducer = reducer
+        super().__init__(message)
+
+
+class SubscriptionFailedError(ClientError):
+    """A query set was rejected by the server, or failed after being applied."""
+
+    def __init__(self, message: str, queries: tuple[str, ...] = ()) -> None:
+        self.message = message
+        self.queries = queries
+        super().__init__(message)
+
+
+class CallbackError(ClientError):
+    """A user callback raised; the original exception is ``__cause__`` (and ``error``)."""
+
+    def __init__(self, callback: str, error: BaseException) -> None:
+        self.callback = callback
+        self.error = error
+        super().__init__(f"{callback} raised {type(error).__name__}: {error}")
+        self.__cause__ = error

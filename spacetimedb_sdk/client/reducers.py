@@ -25,7 +25,7 @@ from spacetimedb_sdk.algebraic_type import AlgebraicType
 from spacetimedb_sdk.bsatn import BsatnCodec
 from spacetimedb_sdk.client.call_future import CallFuture
 from spacetimedb_sdk.client.callbacks import CallbackId
-from spacetimedb_sdk.core.errors import InternalError, ReducerError
+from spacetimedb_sdk.client.errors import InternalError, ReducerError
 from spacetimedb_sdk.core.events import ReducerEvent, ReducerStatus
 
 if TYPE_CHECKING:

@@ -76,9 +76,7 @@ class Session:
         self._closed = threading.Event()
         self._connect_error: BaseException | None = None
         #: Completes once ``on_connect`` ran; fails on connect errors.
-        self.connected_future: CallFuture[DbConnection[Any, Any, Any]] = CallFuture(
-            conn, "connect"
-        )
+        self.connected_future: CallFuture[DbConnection[Any, Any, Any]] = CallFuture(conn, "connect")
         self.connected_future._observed = True
         dispatcher.on_connected = self._connected
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spacetimedb_sdk.client.call_future import CallFuture
+from spacetimedb_sdk.client.errors import SubscriptionFailedError
 from spacetimedb_sdk.client.query import QueryBuilder, SemijoinQuery, TableQuery
-from spacetimedb_sdk.core.errors import SubscriptionFailedError
-from spacetimedb_sdk.core.subscription import QuerySet, QuerySetState
+from spacetimedb_sdk.core.subscription import ClientQuerySet, QuerySetState
 from spacetimedb_sdk.raw_module_def import TableAccess, TableType
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class SubscriptionHandle:
             conn, f"end of subscription {list(queries)!r}"
         )
         self._ended._observed = True  # nobody has to wait for the end
-        self._query_set: QuerySet | None = None
+        self._query_set: ClientQuerySet | None = None
 
     # ------------------------------------------------------------------------------ state
     @property

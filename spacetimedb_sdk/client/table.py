@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from spacetimedb_sdk.client.callbacks import CallbackId, TableCallbacks
-from spacetimedb_sdk.core.table_cache import TableCache
+from spacetimedb_sdk.core.table_cache import CachedTable
 from spacetimedb_sdk.core.table_layout import IndexLayout, TableLayout
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class _HandleBase(Generic[Row]):
             raise KeyError(f"the module has no table or view {name!r}")
         self._conn = conn
         self._layout: TableLayout = layout
-        self._table_cache: TableCache | None = None
+        self._table_cache: CachedTable | None = None
         self._callbacks: TableCallbacks = conn._dispatcher.table_callbacks(layout.name)
         self._indexes: dict[tuple[str, str], Any] = {}
 
@@ -195,7 +195,7 @@ class _HandleBase(Generic[Row]):
         return self._layout.name
 
     @property
-    def _cache(self) -> TableCache:
+    def _cache(self) -> CachedTable:
         cache = self._table_cache
         if cache is None:
             found = self._conn._core.cache.table(self._layout.name)

@@ -2,7 +2,7 @@
 
 A message's row operations -- all query sets, all tables, all row lists -- are one atomic batch
 (docs/protocol.md#applying-a-message): they are collected per table into a :class:`RowBatch`, then
-:meth:`ClientCache.apply` applies each table's inserts before its deletes and returns the net
+:meth:`RowCache.apply` applies each table's inserts before its deletes and returns the net
 :class:`~spacetimedb_sdk.core.table_cache.TableDelta` of every touched table. Callbacks run only
 after the whole batch is applied, so they see the state after the transaction.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 
-from spacetimedb_sdk.core.table_cache import TableCache, TableDelta
+from spacetimedb_sdk.core.table_cache import CachedTable, TableDelta
 from spacetimedb_sdk.core.table_layout import CompiledModule
 from spacetimedb_sdk.redaction import sdk_logger
 
-__all__ = ["ClientCache", "RowBatch", "TableOps"]
+__all__ = ["RowBatch", "RowCache", "TableOps"]
 
 _log = sdk_logger("spacetimedb_sdk.cache")
 
@@ -87,16 +87,16 @@ class RowBatch:
         return bool(self.tables)
 
 
-class ClientCache:
-    """Every table's :class:`TableCache`, created on first use, sharing one lock."""
+class RowCache:
+    """Every table's :class:`CachedTable`, created on first use, sharing one lock."""
 
     def __init__(self, module: CompiledModule) -> None:
         self.module = module
         self.lock = threading.RLock()
-        self._tables: dict[str, TableCache] = {}
+        self._tables: dict[str, CachedTable] = {}
         self._unknown: set[str] = set()
 
-    def table(self, name: str) -> TableCache | None:
+    def table(self, name: str) -> CachedTable | None:
         """The cache of a table or view (canonical or accessor name); None if unknown."""
         found = self._tables.get(name)
         if found is not None:
@@ -107,11 +107,11 @@ class ClientCache:
         with self.lock:
             found = self._tables.get(layout.name)
             if found is None:
-                found = self._tables[layout.name] = TableCache(layout, self.lock)
+                found = self._tables[layout.name] = CachedTable(layout, self.lock)
             self._tables.setdefault(name, found)
         return found
 
-    def tables(self) -> list[TableCache]:
+    def tables(self) -> list[CachedTable]:
         """The caches created so far (each once)."""
         return list({id(t): t for t in self._tables.values()}.values())
 

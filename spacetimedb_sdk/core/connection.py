@@ -31,19 +31,19 @@ from typing import Any
 from spacetimedb_sdk.bsatn import Bindings, BsatnCodec
 from spacetimedb_sdk.compression import TAG_NONE, decompress_server_frame
 from spacetimedb_sdk.core import events as ev
-from spacetimedb_sdk.core.client_cache import ClientCache, RowBatch
+from spacetimedb_sdk.core.client_cache import RowBatch, RowCache
 from spacetimedb_sdk.core.effects import (
     Connected,
     Effect,
     ProcedureDone,
     ProtocolViolation,
     QueryDone,
+    QuerySetApplied,
+    QuerySetEnded,
+    QuerySetFailed,
     ReducerDone,
     RequestFailed,
     RowsChanged,
-    SubscriptionApplied,
-    SubscriptionEnded,
-    SubscriptionFailed,
 )
 from spacetimedb_sdk.core.errors import (
     AlreadyEndedError,
@@ -55,7 +55,7 @@ from spacetimedb_sdk.core.errors import (
 from spacetimedb_sdk.core.limits import MessageLimits
 from spacetimedb_sdk.core.requests import PendingRequest, PendingRequests, RequestKind
 from spacetimedb_sdk.core.stats import ConnectionStats
-from spacetimedb_sdk.core.subscription import QuerySet, QuerySetState, SubscriptionManager
+from spacetimedb_sdk.core.subscription import ClientQuerySet, QuerySetRegistry, QuerySetState
 from spacetimedb_sdk.core.table_layout import CompiledModule, compile_module
 from spacetimedb_sdk.errors import (
     BsatnDecodeError,
@@ -132,8 +132,8 @@ class ConnectionCore:
         self.module = (
             schema if isinstance(schema, CompiledModule) else compile_module(schema, bindings)
         )
-        self.cache = ClientCache(self.module)
-        self.subscriptions = SubscriptionManager()
+        self.cache = RowCache(self.module)
+        self.subscriptions = QuerySetRegistry()
         self.requests = PendingRequests()
         self.stats = ConnectionStats()
         #: Guards everything below (shared with the cache, whose lock it is).
@@ -176,7 +176,7 @@ class ConnectionCore:
 
     def subscribe(
         self, queries: Sequence[str], owner: Any = None, *, query_set_id: int | None = None
-    ) -> QuerySet:
+    ) -> ClientQuerySet:
         """Start a new query set; its ``Subscribe`` is queued for sending.
 
         ``query_set_id`` picks the id instead of the next free one (for replaying recorded
@@ -196,7 +196,7 @@ class ConnectionCore:
         self._wake()
         return qs
 
-    def unsubscribe(self, qs: QuerySet) -> None:
+    def unsubscribe(self, qs: ClientQuerySet) -> None:
         """Ask the server to drop ``qs``; its rows leave when ``UnsubscribeApplied`` arrives."""
         with self.lock:
             if qs.is_ended:
@@ -338,11 +338,11 @@ class ConnectionCore:
                 for qs in self.subscriptions.live():
                     if qs.state is QuerySetState.UNSUBSCRIBING:
                         self.subscriptions.finish(qs, QuerySetState.ENDED)
-                        effects.append(SubscriptionEnded(qs))
+                        effects.append(QuerySetEnded(qs))
                     elif qs.state is QuerySetState.PENDING:
                         self.subscriptions.finish(qs, QuerySetState.FAILED)
                         qs.error = reason
-                        effects.append(SubscriptionFailed(qs, reason, DisconnectedError(reason)))
+                        effects.append(QuerySetFailed(qs, reason, DisconnectedError(reason)))
                     else:
                         self.subscriptions.finish(qs, QuerySetState.ENDED)
             return effects
@@ -367,7 +367,7 @@ class ConnectionCore:
                 if qs.state is QuerySetState.UNSUBSCRIBING:
                     qs.rows = {}
                     self.subscriptions.finish(qs, QuerySetState.ENDED)
-                    self._deferred.append(SubscriptionEnded(qs))
+                    self._deferred.append(QuerySetEnded(qs))
                     continue
                 qs.rows = {}
                 qs.replaying = qs.was_applied
@@ -539,7 +539,7 @@ class ConnectionCore:
             rows = self._rows(entry.table, entry.rows)
             batch.insert(entry.table, rows, qs.track_inserts(entry.table, rows))
         deltas = self.cache.apply(batch)
-        effects: list[Effect] = [SubscriptionApplied(qs)] if first else []
+        effects: list[Effect] = [QuerySetApplied(qs)] if first else []
         if deltas:
             effects.append(RowsChanged(ev.SUBSCRIBE_APPLIED, deltas))
         return effects
@@ -554,14 +554,14 @@ class ConnectionCore:
             # Unsubscribed right after its replay: the reconciliation simply leaves it out.
             qs.take_rows()
             self.subscriptions.finish(qs, QuerySetState.ENDED)
-            return [SubscriptionEnded(qs), *self._replayed(qs)]
+            return [QuerySetEnded(qs), *self._replayed(qs)]
         # The set's own tracked rows are removed (they equal what SendDroppedRows would send).
         batch = RowBatch()
         for table, rows in qs.take_rows().items():
             batch.delete(table, rows)
         self.subscriptions.finish(qs, QuerySetState.ENDED)
         deltas = self.cache.apply(batch)
-        effects: list[Effect] = [SubscriptionEnded(qs)]
+        effects: list[Effect] = [QuerySetEnded(qs)]
         if deltas:
             effects.append(RowsChanged(ev.UNSUBSCRIBE_APPLIED, deltas))
         return effects
@@ -580,12 +580,12 @@ class ConnectionCore:
         rows = qs.take_rows()
         self.subscriptions.finish(qs, QuerySetState.FAILED)
         if qs.replaying:
-            return [SubscriptionFailed(qs, msg.error), *self._replayed(qs)]
+            return [QuerySetFailed(qs, msg.error), *self._replayed(qs)]
         batch = RowBatch()
         for table, table_rows in rows.items():
             batch.delete(table, table_rows)
         deltas = self.cache.apply(batch)
-        effects: list[Effect] = [SubscriptionFailed(qs, msg.error)]
+        effects: list[Effect] = [QuerySetFailed(qs, msg.error)]
         if deltas:
             effects.append(RowsChanged(ev.SubscribeError(msg.error), deltas))
         return effects
@@ -729,7 +729,7 @@ class ConnectionCore:
         return [QueryDone(request, rows, error)]
 
     # ---------------------------------------------------------------------------- reconnects
-    def _replayed(self, qs: QuerySet) -> list[Effect]:
+    def _replayed(self, qs: ClientQuerySet) -> list[Effect]:
         # The set keeps `replaying` (its updates are only tracked) until every replayed set
         # has answered and the cache is reconciled.
         if self._reconciling is None:

@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 
 from spacetimedb_sdk.core.events import Event, ReducerEvent
 from spacetimedb_sdk.core.requests import PendingRequest
-from spacetimedb_sdk.core.subscription import QuerySet
+from spacetimedb_sdk.core.subscription import ClientQuerySet
 from spacetimedb_sdk.core.table_cache import TableDelta
 from spacetimedb_sdk.errors import SpacetimeDBError
 from spacetimedb_sdk.identity import ConnectionId, Identity
@@ -25,12 +25,12 @@ __all__ = [
     "ProcedureDone",
     "ProtocolViolation",
     "QueryDone",
+    "QuerySetApplied",
+    "QuerySetEnded",
+    "QuerySetFailed",
     "ReducerDone",
     "RequestFailed",
     "RowsChanged",
-    "SubscriptionApplied",
-    "SubscriptionEnded",
-    "SubscriptionFailed",
 ]
 
 
@@ -54,24 +54,24 @@ class RowsChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionApplied:
+class QuerySetApplied:
     """A query set was applied (its rows are already in the cache)."""
 
-    query_set: QuerySet
+    query_set: ClientQuerySet
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionEnded:
+class QuerySetEnded:
     """A query set was unsubscribed."""
 
-    query_set: QuerySet
+    query_set: ClientQuerySet
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionFailed:
+class QuerySetFailed:
     """A query set failed (``error`` is the server's text, or why the client gave up on it)."""
 
-    query_set: QuerySet
+    query_set: ClientQuerySet
     error: str
     exception: BaseException | None = None
 
@@ -122,9 +122,9 @@ class ProtocolViolation:
 Effect: TypeAlias = (
     Connected
     | RowsChanged
-    | SubscriptionApplied
-    | SubscriptionEnded
-    | SubscriptionFailed
+    | QuerySetApplied
+    | QuerySetEnded
+    | QuerySetFailed
     | ReducerDone
     | ProcedureDone
     | QueryDone

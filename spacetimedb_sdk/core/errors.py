@@ -1,4 +1,5 @@
-"""The errors of the client runtime (re-exported by :mod:`spacetimedb_sdk.client.errors`).
+"""The errors the sans-I/O core raises or reports (re-exported by
+:mod:`spacetimedb_sdk.client.errors`, which adds the API's own).
 
 Everything derives from :class:`~spacetimedb_sdk.errors.SpacetimeDBError`.
 """
@@ -10,28 +11,16 @@ from spacetimedb_sdk.errors import SpacetimeDBError
 __all__ = [
     "AlreadyEndedError",
     "AlreadyUnsubscribedError",
-    "CallbackError",
     "ClientError",
     "ConnectError",
     "DisconnectedError",
     "InternalError",
     "OneOffQueryError",
-    "ReducerError",
-    "SubscriptionFailedError",
 ]
 
 
 class ClientError(SpacetimeDBError):
     """Base class of the client runtime's errors."""
-
-
-class ReducerError(ClientError):
-    """The reducer returned an error (a sender error); the transaction was rolled back."""
-
-    def __init__(self, message: str, reducer: str | None = None) -> None:
-        self.message = message
-        self.reducer = reducer
-        super().__init__(message)
 
 
 class InternalError(ClientError):
@@ -49,15 +38,6 @@ class OneOffQueryError(ClientError):
     def __init__(self, message: str, query: str | None = None) -> None:
         self.message = message
         self.query = query
-        super().__init__(message)
-
-
-class SubscriptionFailedError(ClientError):
-    """A query set was rejected by the server, or failed after being applied."""
-
-    def __init__(self, message: str, queries: tuple[str, ...] = ()) -> None:
-        self.message = message
-        self.queries = queries
         super().__init__(message)
 
 
@@ -81,13 +61,3 @@ class AlreadyEndedError(ClientError):
 
 class AlreadyUnsubscribedError(ClientError):
     """``unsubscribe`` was already called on this subscription."""
-
-
-class CallbackError(ClientError):
-    """A user callback raised; the original exception is ``__cause__`` (and ``error``)."""
-
-    def __init__(self, callback: str, error: BaseException) -> None:
-        self.callback = callback
-        self.error = error
-        super().__init__(f"{callback} raised {type(error).__name__}: {error}")
-        self.__cause__ = error

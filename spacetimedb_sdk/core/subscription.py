@@ -24,7 +24,7 @@ from typing import Any
 
 from spacetimedb_sdk.redaction import sdk_logger
 
-__all__ = ["QuerySet", "QuerySetState", "SubscriptionManager"]
+__all__ = ["ClientQuerySet", "QuerySetRegistry", "QuerySetState"]
 
 _log = sdk_logger("spacetimedb_sdk.subscription")
 
@@ -42,7 +42,7 @@ class QuerySetState(enum.Enum):
 
 
 @dataclass(eq=False)
-class QuerySet:
+class ClientQuerySet:
     """One subscribed query set."""
 
     id: int
@@ -132,18 +132,18 @@ class QuerySet:
         return out
 
 
-class SubscriptionManager:
+class QuerySetRegistry:
     """The query sets of one connection, by id."""
 
     __slots__ = ("_next", "sets")
 
     def __init__(self) -> None:
         self._next = 0  # like the TypeScript SDK: ids count from 0
-        self.sets: dict[int, QuerySet] = {}
+        self.sets: dict[int, ClientQuerySet] = {}
 
     def create(
         self, queries: tuple[str, ...], owner: Any = None, query_set_id: int | None = None
-    ) -> QuerySet:
+    ) -> ClientQuerySet:
         """A new PENDING set with a fresh id (or ``query_set_id``, which must be free)."""
         if query_set_id is not None:
             if query_set_id in self.sets:
@@ -155,20 +155,20 @@ class SubscriptionManager:
                 self._next = (qid + 1) % _U32
                 if qid not in self.sets:
                     break
-        qs = QuerySet(qid, queries, owner=owner)
+        qs = ClientQuerySet(qid, queries, owner=owner)
         self.sets[qid] = qs
         return qs
 
-    def get(self, query_set_id: int) -> QuerySet | None:
+    def get(self, query_set_id: int) -> ClientQuerySet | None:
         """The set with this id, while it is not finished."""
         return self.sets.get(query_set_id)
 
-    def finish(self, qs: QuerySet, state: QuerySetState) -> None:
+    def finish(self, qs: ClientQuerySet, state: QuerySetState) -> None:
         """Mark ``qs`` ENDED or FAILED and forget it (its id may be reused by the server)."""
         qs.state = state
         if self.sets.get(qs.id) is qs:
             del self.sets[qs.id]
 
-    def live(self) -> list[QuerySet]:
+    def live(self) -> list[ClientQuerySet]:
         """Sets not yet ended, in creation order."""
         return list(self.sets.values())

@@ -26,7 +26,7 @@ from spacetimedb_sdk.core.sorted_keys import SortedKeys
 from spacetimedb_sdk.core.table_layout import IndexLayout, TableLayout
 from spacetimedb_sdk.redaction import sdk_logger
 
-__all__ = ["BTreeIndexCache", "TableCache", "TableDelta", "UniqueIndexCache"]
+__all__ = ["BTreeIndexCache", "CachedTable", "TableDelta", "UniqueIndexCache"]
 
 _log = sdk_logger("spacetimedb_sdk.cache")
 _MISSING: Any = object()
@@ -219,7 +219,7 @@ class TableDelta:
 
     def __init__(
         self,
-        table: TableCache,
+        table: CachedTable,
         inserts: list[bytes],
         deletes: list[bytes],
         updates: list[tuple[bytes, bytes]],
@@ -262,7 +262,7 @@ class TableDelta:
         )
 
 
-class TableCache:
+class CachedTable:
     """The visible rows of one table (or view) with their refcounts."""
 
     __slots__ = ("_btree", "_decoded", "_index_lock", "_unique", "counts", "decode", "layout")
@@ -488,4 +488,4 @@ class TableCache:
             return TableDelta(self, added, removed, updates, deleted_values)
 
     def __repr__(self) -> str:
-        return f"TableCache({self.layout.name!r}, rows={len(self.counts)})"
+        return f"CachedTable({self.layout.name!r}, rows={len(self.counts)})"

@@ -8,7 +8,7 @@ in server-message order and each server message maps to one 0.7 message:
 effects of one server message                   0.7 message
 ==============================================  ==============================================
 ``Connected``                                   ``_IdentityReceivedMessage``
-``SubscriptionApplied`` [+ its ``RowsChanged``]  ``_SubscriptionUpdateMessage(applied=True)``
+``QuerySetApplied`` [+ its ``RowsChanged``]     ``_SubscriptionUpdateMessage(applied=True)``
 ``RowsChanged(Reducer)`` + ``ReducerDone``       ``TransactionUpdateMessage`` for our own call
 ``ReducerDone`` alone (failed, or no rows)      ``TransactionUpdateMessage`` for our own call
 ``RowsChanged(Transaction)``                    ``TransactionUpdateMessage``, caller unknown
@@ -31,9 +31,9 @@ from spacetimedb_sdk.core import events as ev
 from spacetimedb_sdk.core.effects import (
     Connected,
     Effect,
+    QuerySetApplied,
     ReducerDone,
     RowsChanged,
-    SubscriptionApplied,
 )
 from spacetimedb_sdk.core.table_cache import TableDelta
 from spacetimedb_sdk.errors import BsatnDecodeError
@@ -98,7 +98,7 @@ def translate_effects(effects: list[Effect], bindings: LegacyBindings) -> list[_
                 message = _IdentityReceivedMessage(
                     effect.token, effect.identity, Address.of(effect.connection_id)
                 )
-        elif isinstance(effect, SubscriptionApplied):
+        elif isinstance(effect, QuerySetApplied):
             message = _SubscriptionUpdateMessage(applied=True)
             if isinstance(following, RowsChanged) and isinstance(
                 following.event, ev.SubscribeApplied
