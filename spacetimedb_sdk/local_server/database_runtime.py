@@ -201,9 +201,9 @@ class DatabaseRuntime:
         executor = _worker(name)
         try:
             database = await loop.run_in_executor(
-                executor, functools.partial(Database.open, name, module, data_dir, owner)
+                executor, _guarded, functools.partial(Database.open, name, module, data_dir, owner)
             )
-            return await loop.run_in_executor(executor, cls, database, loop, executor)
+            return await loop.run_in_executor(executor, _guarded, cls, database, loop, executor)
         except BaseException:
             executor.shutdown(wait=False)
             raise
@@ -267,6 +267,12 @@ class DatabaseRuntime:
         if self.subscriptions.has_subscribers and info.delta.tables:
             result = self.subscriptions.transaction_updates(info.delta)
             batch: list[tuple[ClientSink, list[bytes]]] = []
+            # Errors first, as the real server sends them: clients drop a dead set's rows
+            # before any update arrives.
+            for client, errors in result.errors.items():
+                sink = self._sinks.get(client)
+                if sink is not None:
+                    batch.append((sink, [encode_server_message(e) for e in errors]))
             encoded: dict[tuple[Any, ...], bytes] = {}
             for client, updates in result.updates.items():
                 if caller_call is not None and client == caller_call.key:
@@ -285,10 +291,6 @@ class DatabaseRuntime:
                 if message is None:
                     message = encoded[key] = encode_server_message(TransactionUpdate(updates))
                 batch.append((sink, [message]))
-            for client, errors in result.errors.items():
-                sink = self._sinks.get(client)
-                if sink is not None:
-                    batch.append((sink, [encode_server_message(e) for e in errors]))
             self._post(batch)
         self._rearm_schedule_timer()
 
@@ -371,9 +373,11 @@ class DatabaseRuntime:
         )
 
     def _run_requests(self, key: ClientKey, requests: list[ClientRequest]) -> None:
-        # Everything the batch delivers (to anyone) is posted at the end, in production order.
+        # What a batch of several requests delivers (to anyone) is posted once, at its end, in
+        # production order; a lone request posts as it goes (subscribers hear of a commit
+        # before the caller's answer is even encoded).
         buffered: list[tuple[ClientSink, list[bytes]]] = []
-        self._post_buffer = buffered
+        self._post_buffer = buffered if len(requests) > 1 else None
         try:
             for request in requests:
                 if key in self._poisoned or key not in self._sinks or self._closing:

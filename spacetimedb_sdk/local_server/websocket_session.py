@@ -71,7 +71,7 @@ CLOSE_TRY_AGAIN_LATER: Final = 1013
 MAX_CLIENT_MESSAGE_SIZE: Final = 32 * 1024 * 1024
 _MAX_CLOSE_REASON: Final = 123  # bytes; the WebSocket limit for a close frame's reason
 #: v3 messages decoded between two yields to the event loop.
-_DECODE_STEP: Final = 64
+_DECODE_STEP: Final = 256
 
 
 @dataclass(frozen=True)
