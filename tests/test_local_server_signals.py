@@ -4,6 +4,7 @@ keeping every acknowledged commit; a second signal forces the exit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -23,10 +24,14 @@ from spacetimedb_sdk.messages import (
     ReducerResult,
     Subscribe,
     SubscribeApplied,
+    Unsubscribe,
+    UnsubscribeFlags,
+    encode_client_message,
 )
 from tests.local_server_support import CHAT_MODULE, V3, RawClient, http_request
 
 MESSAGE_ARGS = b"\x04\x00\x00\x00load"  # send_message("load")
+FLOOD = encode_client_message(Unsubscribe(0, QuerySetId(0), UnsubscribeFlags.DEFAULT)) * 200_000
 
 
 def _start(data: Path) -> tuple[subprocess.Popen[str], str]:
@@ -66,8 +71,21 @@ async def _load(ws_url: str, stop: asyncio.Event, acknowledged: list[int]) -> No
                 assert isinstance(result.result, ReducerOk)
                 acknowledged[0] += 1
 
+    async def flooder() -> None:
+        # Just before the signal: one frame of 200,000 requests, closed with 1013. (Before the
+        # fix the server decoded it in one go, the database thread's wake-ups filled the event
+        # loop's self-pipe meanwhile, and the SIGTERM written to that pipe was lost.)
+        await asyncio.sleep(1.8)
+        client = await RawClient.connect(ws_url, "chat", protocols=[V3])
+        await client.ws.send(FLOOD)
+        with contextlib.suppress(Exception):
+            while True:
+                await client.recv(60)
+        await asyncio.Event().wait()  # the closed connection is not a reason to stop the load
+
     tasks = [asyncio.ensure_future(subscriber()) for _ in range(3)]
     tasks += [asyncio.ensure_future(writer()) for _ in range(4)]
+    tasks.append(asyncio.ensure_future(flooder()))
     await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)  # ends when the server does
     stop.set()
     for task in tasks:
