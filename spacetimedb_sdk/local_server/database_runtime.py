@@ -264,7 +264,7 @@ class DatabaseRuntime:
         caller_call = info.request if isinstance(info.request, _WebSocketCall) else None
         if caller_call is not None and info.kind is not TxKind.REDUCER:
             caller_call = None  # e.g. a procedure's inner transaction: an ordinary update
-        if self.subscriptions.has_subscribers and info.delta.tables:
+        if self.subscriptions.has_subscribers and (info.delta.tables or info.delta.system):
             result = self.subscriptions.transaction_updates(info.delta)
             batch: list[tuple[ClientSink, list[bytes]]] = []
             # Errors first, as the real server sends them: clients drop a dead set's rows

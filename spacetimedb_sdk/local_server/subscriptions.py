@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from spacetimedb_sdk.errors import SpacetimeDBError
-from spacetimedb_sdk.identity import Identity
+from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.local_server.catalog import DatabaseCatalog
 from spacetimedb_sdk.local_server.host import Database
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
@@ -47,6 +47,7 @@ from spacetimedb_sdk.local_server.sql import (
     FieldRef,
     Query,
     RowBudget,
+    SimpleCatalog,
     SqlError,
     bind_query,
     bind_subscription,
@@ -93,6 +94,29 @@ QueryKey: TypeAlias = tuple[Query, Identity | None]
 RowDelta: TypeAlias = tuple[list[bytes], list[bytes]]
 
 
+def _with_sql(error: object, sql: str) -> str:
+    """An error about one query, worded as the real server words it."""
+    return f"{error}, executing: `{sql}`"
+
+
+def _not_found(key: ClientKey, identity: Identity, set_id: int) -> str:
+    """The real server's answer to unsubscribing an unknown set (it prints its Rust ids)."""
+    client: str
+    if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], ConnectionId):
+        client = f"(Identity({identity.to_hex()}), ConnectionId({key[1].to_hex()}))"
+    else:
+        client = f"Identity({identity.to_hex()})"
+    return f"Subscription not found: ({client}, QuerySetId {{ id: {set_id} }})"
+
+
+class _QueryFailedError(Exception):
+    """A subscribed query could not be brought up to date (``text`` is for the client)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
 class QuerySetInUseError(SpacetimeDBError):
     """A Subscribe reused the id of an active query set; the connection must be closed (1011)."""
 
@@ -120,6 +144,8 @@ class SubscribedQuery:
     join: _JoinPlan | None
     #: Per relation name read, the view / filtered-table instance read (None: the table itself).
     sources: tuple[tuple[str, InstanceKey | None], ...] = ()
+    #: The query's text, as error messages quote it.
+    sql: str = ""
 
     def instance_keys(self) -> list[InstanceKey]:
         """The materialised instances this query reads."""
@@ -479,38 +505,50 @@ class SubscriptionManager:
         out: list[SubscribedQuery] = []
         seen: set[QueryKey] = set()
         for text in query_strings:
-            parsed = parse_subscription(text)
+            sql = text.strip()
+            try:
+                parsed = parse_subscription(text)
+            except SqlError as exc:
+                raise SqlError(_with_sql(exc, sql)) from exc
+            expand = isinstance(parsed, AllTables)
             queries = (
                 queries_for_all_tables(self.catalog.readable_tables(identity))
                 if isinstance(parsed, AllTables)
                 else [parsed]
             )
             for query in queries:
-                bound = bind_subscription(query, catalog, sender=identity)
-                sources = self._sources(bound, identity)
-                if bound.is_join and any(
-                    k is not None and self.relations.filter_tables(k[0]) > 1 for _, k in sources
-                ):
-                    # The real server splices a filter's joins into the query before planning.
-                    extra = sum(self.relations.filter_tables(n) - 1 for n, _ in sources)
-                    raise SqlError(
-                        f"Invalid number of tables in subscription: {len(bound.sources) + extra}"
-                    )
-                personal = query.uses_sender or any(
-                    k is not None and k[1] is not None for _, k in sources
-                )
-                key: QueryKey = (query, identity if personal else None)
-                if key in seen:
+                text_of = f"SELECT * FROM {query.table}" if expand else sql
+                try:
+                    compiled = self._compile_one(query, catalog, identity, text_of)
+                except SqlError as exc:
+                    # The real server quotes the query it could not compile (not for `*`).
+                    raise (exc if expand else SqlError(_with_sql(exc, sql))) from exc
+                if compiled.key in seen:
                     continue
-                seen.add(key)
-                is_event = not self.relations.is_view(bound.table) and (
-                    self._db.table(bound.table).schema.is_event
-                )
-                plan = _join_plan(bound)
-                if bound.is_join and plan is None:
-                    raise SqlError("Subscriptions require indexes on join columns")
-                out.append(SubscribedQuery(key, bound, bound.table, is_event, plan, sources))
+                seen.add(compiled.key)
+                out.append(compiled)
         return tuple(out)
+
+    def _compile_one(
+        self, query: Query, catalog: SimpleCatalog, identity: Identity, sql: str
+    ) -> SubscribedQuery:
+        bound = bind_subscription(query, catalog, sender=identity)
+        sources = self._sources(bound, identity)
+        if bound.is_join and any(
+            k is not None and self.relations.filter_tables(k[0]) > 1 for _, k in sources
+        ):
+            # The real server splices a filter's joins into the query before planning.
+            extra = sum(self.relations.filter_tables(n) - 1 for n, k in sources if k is not None)
+            raise SqlError(
+                f"Invalid number of tables in subscription: {len(bound.sources) + extra}"
+            )
+        personal = query.uses_sender or any(k is not None and k[1] is not None for _, k in sources)
+        key: QueryKey = (query, identity if personal else None)
+        is_event = self.relations.is_event(bound.table)
+        plan = _join_plan(bound)
+        if bound.is_join and plan is None:
+            raise SqlError("Subscriptions require indexes on join columns")
+        return SubscribedQuery(key, bound, bound.table, is_event, plan, sources, sql)
 
     def _sources(
         self, bound: BoundQuery, caller: Identity
@@ -551,9 +589,7 @@ class SubscriptionManager:
         query_set = client.sets.pop(set_id, None)
         if query_set is None:
             return SubscriptionError(
-                request.request_id,
-                request.query_set_id,
-                f"Unsubscribe: no active query set with id {set_id}",
+                request.request_id, request.query_set_id, _not_found(key, client.identity, set_id)
             )
         rows = None
         if request.flags is UnsubscribeFlags.SEND_DROPPED_ROWS:
@@ -567,9 +603,7 @@ class SubscriptionManager:
             query = parse_one_off_query(request.query_string)
             bound = bind_query(query, self.catalog.for_caller(identity), sender=identity)
             sources = self._sources(bound, identity)
-            is_event = not self.relations.is_view(bound.table) and (
-                self._db.table(bound.table).schema.is_event
-            )
+            is_event = self.relations.is_event(bound.table)
             subscribed = SubscribedQuery(
                 (query, identity), bound, bound.table, is_event, None, sources
             )
@@ -610,7 +644,7 @@ class SubscriptionManager:
         fails is dropped and reported in ``errors``.
         """
         result = TransactionUpdates()
-        if not delta.tables:
+        if not delta.tables and not delta.system:
             return result
         changes, failures = self.relations.refresh(delta)
         evaluator = _Evaluator(self._db, self.relations, delta, changes)
@@ -622,7 +656,7 @@ class SubscriptionManager:
             for set_id, query_set in client.sets.items():
                 broken = next(
                     (
-                        failures[k]
+                        _with_sql(failures[k], q.sql)
                         for q in query_set.queries
                         for k in q.instance_keys()
                         if k in failures
@@ -637,10 +671,10 @@ class SubscriptionManager:
                     continue
                 try:
                     update = self._set_update(evaluator, query_set)
-                except Exception as exc:  # a broken query must not take the others down
+                except _QueryFailedError as failure:  # a broken query must not take the others down
                     failed.append(set_id)
                     result.errors.setdefault(key, []).append(
-                        SubscriptionError(None, QuerySetId(set_id), f"{type(exc).__name__}: {exc}")
+                        SubscriptionError(None, QuerySetId(set_id), failure.text)
                     )
                     continue
                 if update is not None:
@@ -659,7 +693,12 @@ class SubscriptionManager:
         for query in query_set.queries:
             if not evaluator.touches(query):
                 continue
-            rows = evaluator.table_update_rows(query)
+            try:
+                rows = evaluator.table_update_rows(query)
+            except Exception as exc:
+                raise _QueryFailedError(
+                    _with_sql(f"{type(exc).__name__}: {exc}", query.sql)
+                ) from exc
             if rows is not None:
                 per_table.setdefault(query.table, []).append(rows)
         if not per_table:

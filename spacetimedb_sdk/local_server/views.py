@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from spacetimedb_sdk.algebraic_type import RefType
+from spacetimedb_sdk.algebraic_type import CONNECTION_ID, IDENTITY, RefType, product_of
 from spacetimedb_sdk.bsatn import BsatnCodec, compile_codec
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
 from spacetimedb_sdk.local_server.sql import (
     BoundQuery,
+    ColumnInfo,
     RowFilterShape,
     SimpleCatalog,
     SqlError,
@@ -39,6 +40,7 @@ from spacetimedb_sdk.local_server.sql import (
     parse_subscription,
     row_filter_shape,
 )
+from spacetimedb_sdk.local_server.st_client import ST_CLIENT
 from spacetimedb_sdk.local_server.tx_delta import TableDelta, TxDelta
 from spacetimedb_sdk.module.context import AnonymousViewContext, ViewContext
 from spacetimedb_sdk.module.query import Query as BuilderQuery
@@ -49,10 +51,21 @@ if TYPE_CHECKING:
     from spacetimedb_sdk.module.describe_views import ViewModel
     from spacetimedb_sdk.schema.model import ViewSchema
 
-__all__ = ["InstanceKey", "Relation", "Relations", "ViewError"]
+__all__ = ["ST_CLIENT_INFO", "InstanceKey", "Relation", "Relations", "ViewError"]
 
 #: A materialised instance: relation name and viewer (None: shared by everyone).
 InstanceKey: TypeAlias = tuple[str, Identity | None]
+
+
+#: ``st_client``, the one system table the local server keeps. The real server makes its system
+#: tables public (all but the connection credentials), so anyone may read it.
+ST_CLIENT_INFO = TableInfo(
+    name=ST_CLIENT,
+    columns=(ColumnInfo("identity", IDENTITY), ColumnInfo("connection_id", CONNECTION_ID)),
+    indexed_columns=frozenset({"identity"}),
+    index_columns=(("identity", "connection_id"),),
+)
+_ST_CLIENT_ROW = product_of([("identity", IDENTITY), ("connection_id", CONNECTION_ID)])
 
 
 class ViewError(SqlError):
@@ -170,6 +183,7 @@ class Relations:
             v.name: compile_codec(RefType(v.product_type_ref), schema.typespace)
             for v in schema.views
         }
+        self._generic_codecs[ST_CLIENT] = compile_codec(_ST_CLIENT_ROW)
         self._table_infos = {name: h.sql_info() for name, h in database.tables.items()}
         self._module_catalog = SimpleCatalog(self._table_infos.values())
         self._filters: dict[str, list[_Filter]] = {}
@@ -186,8 +200,6 @@ class Relations:
         """Each view as a SQL table description, with its ``is_public`` flag."""
         out = []
         for v in self._views.values():
-            from spacetimedb_sdk.local_server.sql import ColumnInfo
-
             columns = tuple(
                 ColumnInfo(
                     c.name, c.algebraic_type, c.accessor_name if c.accessor_name != c.name else None
@@ -211,6 +223,12 @@ class Relations:
         """True when ``name`` (canonical) is a view."""
         return name in self._views
 
+    def is_event(self, name: str) -> bool:
+        """True when ``name`` is an event table."""
+        if name in self._views or name == ST_CLIENT:
+            return False
+        return bool(self._db.table(name).schema.is_event)
+
     def has_filters(self, table: str) -> bool:
         """True when ``table`` has client visibility filters."""
         return table in self._filters
@@ -224,6 +242,8 @@ class Relations:
         view = self._views.get(name)
         if view is not None:
             return (name, None if view.is_anonymous else caller)
+        if name == ST_CLIENT:
+            return (name, None)
         if name in self._filters and caller != self._owner:
             return (name, caller)
         return None
@@ -290,7 +310,7 @@ class Relations:
         """
         changes: dict[InstanceKey, TableDelta] = {}
         failures: dict[InstanceKey, str] = {}
-        touched = set(delta.tables)
+        touched = {*delta.tables, *delta.system}
         for key, old in list(self._instances.items()):
             if touched.isdisjoint(old.reads):
                 continue
@@ -312,6 +332,13 @@ class Relations:
         name, viewer = key
         if name in self._views:
             return self._compute_view(self._views[name], viewer)
+        if name == ST_CLIENT:
+            codec = self._generic_codecs[ST_CLIENT]
+            rows = {}
+            for identity, connection_id in self._db.connected_clients():
+                generic = {"identity": identity, "connection_id": connection_id}
+                rows[codec.encode(generic)] = generic
+            return Relation(name, None, codec, rows, frozenset({ST_CLIENT}))
         assert viewer is not None
         return self._compute_filtered(name, viewer, ())
 

@@ -182,8 +182,8 @@ class _Parser:
         self.subscription = subscription
         try:
             self.tokens: list[Token] = _DIALECT.tokenize(sql)
-        except TokenError as exc:
-            raise SqlError(f"sql parser error: {exc}") from None
+        except TokenError:
+            raise SqlError(f"sql parser error: {_token_error_text(sql)}") from None
 
     # -- statements ---------------------------------------------------------------------------
 
@@ -213,8 +213,10 @@ class _Parser:
         self._check_tokens()
         try:
             parsed = _DIALECT.parser().parse(self.tokens, self.sql)
-        except (ParseError, TokenError) as exc:
+        except ParseError as exc:
             raise SqlError(f"sql parser error: {_parse_error_text(exc)}") from None
+        except TokenError:
+            raise SqlError(f"sql parser error: {_token_error_text(self.sql)}") from None
         statements = [s for s in parsed if s is not None]
         if not statements:
             raise SqlError("Empty SQL query")
@@ -479,11 +481,49 @@ class _Parser:
         return SetVar(name, value)
 
 
+_TOKEN_DUMP = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+")
+_MISSING_PART = re.compile(r"Required keyword: '\w+' missing for <class '[\w.]+\.(\w+)'>")
+_MISSING_AFTER = {
+    "Where": "a condition after WHERE",
+    "Limit": "a number after LIMIT",
+    "And": "a condition after AND",
+    "Or": "a condition after OR",
+    "Not": "a condition after NOT",
+    "Join": "a table after JOIN",
+}
+
+
 def _parse_error_text(exc: ParseError | TokenError) -> str:
-    if isinstance(exc, ParseError) and exc.errors:
-        first = exc.errors[0]
-        return f"{first.get('description')} (line {first.get('line')}, column {first.get('col')})"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """sqlglot's complaint in our own words (its texts dump tokens and class names)."""
+    if not isinstance(exc, ParseError) or not exc.errors:
+        return _token_error_text(str(exc))
+    first = exc.errors[0]
+    description = str(first.get("description") or "")
+    near = str(first.get("highlight") or "").strip()
+    where = f" (line {first.get('line')}, column {first.get('col')})"
+    missing = _MISSING_PART.match(description)
+    dump = _TOKEN_DUMP.search(description)
+    if missing is not None:
+        part = _MISSING_AFTER.get(missing.group(1))
+        text = f"expected {part}" if part else f"incomplete expression after `{near}`"
+    elif description.startswith("Expected ") and dump is not None:
+        wanted = description[len("Expected ") : description.find(" but got")]
+        found = "the end of the query" if dump.group(1) == "SENTINEL" else f"`{dump.group(2)}`"
+        text = f"expected a {wanted} after `{near}`, found {found}"
+    elif description.startswith("Expecting "):
+        text = f"expected `{description[len('Expecting ') :]}` after `{near}`"
+    elif "Unexpected token" in description or "Invalid expression" in description:
+        text = f"unexpected `{near}`"
+    else:
+        text = re.sub(r"<[^>]*>", "…", description)
+    return text + where
+
+
+def _token_error_text(sql: str) -> str:
+    """Why the text could not even be split into tokens (nearly always an open quote)."""
+    if sql.count("'") % 2 or sql.count('"') % 2:
+        return "unterminated quoted string or identifier"
+    return "the query text could not be read"
 
 
 def _flatten(node: exp.Expr, kind: type[exp.Expr]) -> list[exp.Expr]:
