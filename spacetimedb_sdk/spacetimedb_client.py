@@ -53,6 +53,7 @@ from spacetimedb_sdk.legacy.translate import (
 )
 from spacetimedb_sdk.redaction import sdk_logger
 from spacetimedb_sdk.sats_json import value_from_json
+from spacetimedb_sdk.server_url import SchemaFetchError
 
 if TYPE_CHECKING:
     from spacetimedb_sdk.client.db_connection import DbConnectionBuilder
@@ -199,7 +200,7 @@ class SpacetimeDBClient:
     def _load_schema(self, uri: str, database: str, token: str | None) -> None:
         try:
             schema = fetch_schema(uri, database, token)
-        except OSError as exc:
+        except (OSError, SchemaFetchError) as exc:
             raise ConnectError(f"could not read the schema of {database!r}: {exc}") from exc
         bindings = self.client_cache.bindings
         bindings.attach_schema(schema)

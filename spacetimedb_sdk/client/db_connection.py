@@ -57,6 +57,7 @@ from spacetimedb_sdk.core.table_layout import compile_module
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.redaction import protect
 from spacetimedb_sdk.schema import ModuleSchema
+from spacetimedb_sdk.server_url import parse_server_url
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -110,10 +111,7 @@ class ConnectionConfig:
             raise ValueError("with_uri() is required")
         if not self.database_name:
             raise ValueError("with_database_name() is required")
-        parts = urlsplit(self.uri if "://" in self.uri else f"ws://{self.uri}")
-        scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme.lower())
-        if scheme is None:
-            raise ValueError(f"unsupported URI scheme {parts.scheme!r} (use http, https, ws, wss)")
+        parts = urlsplit(parse_server_url(self.uri, default_scheme="ws").ws)
         if parts.query or parts.fragment:
             raise ValueError("the URI must not have a query string or fragment")
         path = (
@@ -122,7 +120,7 @@ class ConnectionConfig:
         query: dict[str, str] = {"compression": self.compression.value}
         if self.confirmed_reads is not None:
             query["confirmed"] = "true" if self.confirmed_reads else "false"
-        return urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
     def headers(self, token: str | None) -> dict[str, str]:
         """Request headers: ``Authorization: Bearer <token>`` when there is a token."""

@@ -10,22 +10,12 @@ showed ``http://localhost:3000``. Both work here:
 
 from __future__ import annotations
 
-__all__ = ["legacy_uri"]
+from spacetimedb_sdk.server_url import parse_server_url
 
-_SECURE = {"http": "https", "ws": "wss", "https": "https", "wss": "wss"}
+__all__ = ["legacy_uri"]
 
 
 def legacy_uri(host: str, ssl_enabled: bool) -> str:
     """The URI for ``DbConnectionBuilder.with_uri`` (raises ValueError for other schemes)."""
-    text = str(host).strip()
-    if not text:
-        raise ValueError("the host is empty")
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        return f"{'https' if ssl_enabled else 'http'}://{text.rstrip('/')}"
-    scheme = scheme.lower()
-    if scheme not in _SECURE:
-        raise ValueError(f"unsupported scheme {scheme!r} in host {host!r} (use http(s) or ws(s))")
-    if ssl_enabled:
-        scheme = _SECURE[scheme]
-    return f"{scheme}://{rest.rstrip('/')}"
+    server = parse_server_url(host, default_scheme="https" if ssl_enabled else "http")
+    return (server.with_tls() if ssl_enabled else server).as_given
