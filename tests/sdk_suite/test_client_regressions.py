@@ -1,0 +1,47 @@
+"""Focused regression tests for defects the official suite's scenarios exposed in the client.
+
+Each is ``xfail(strict=True)`` while the defect is open (the client is being refactored in
+another change), so the fix turns it into a pass that must then drop the marker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.sdk_suite.harness import HostedModule, Scenario, scenario_of
+
+
+@pytest.fixture
+def s(hosted_module: Any) -> Iterator[Scenario]:
+    module: HostedModule = hosted_module("sdk_test")
+    yield from scenario_of(module, "threaded")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="client defect: unsubscribe before the subscription is applied does not cancel it "
+    "(on_applied still runs once the server's SubscribeApplied arrives)",
+)
+def test_unsubscribe_before_applied_never_runs_on_applied(s: Scenario) -> None:
+    """Subscribing and unsubscribing in one callback (nothing can arrive in between): the
+    subscription ends, and its ``on_applied`` never runs."""
+    counter = s.counter()
+    ended = counter.add_test("ended")
+    applied: list[str] = []
+
+    def on_connect(conn: Any) -> None:
+        handle = (
+            conn.subscription_builder()
+            .on_applied(lambda _ctx: applied.append("applied"))
+            .subscribe("SELECT * FROM one_u_8")
+        )
+        handle.unsubscribe_then(lambda _ctx: ended())
+
+    conn = s.connect_then(counter, on_connect)
+    counter.wait_for_all()
+    # A later round trip: anything the server sent for the set has been processed by now.
+    conn.reducers.no_op_succeeds().result(10)
+    assert applied == []
