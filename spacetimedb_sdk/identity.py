@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from functools import total_ordering
-from typing import Final
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["ConnectionId", "Identity"]
-
-_U256_MAX: Final = (1 << 256) - 1
-_U128_MAX: Final = (1 << 128) - 1
 
 
 def _parse_hex(text: str, digits: int, what: str) -> int:
@@ -23,7 +23,96 @@ def _parse_hex(text: str, digits: int, what: str) -> int:
 
 
 @total_ordering
-class Identity:
+class _UnsignedId:
+    """What Identity and ConnectionId share: an unsigned integer of ``_BYTES`` bytes, written
+    as big-endian hex (and ``.data`` bytes) and carried little-endian in BSATN. Instances of
+    the two kinds never compare equal."""
+
+    __slots__ = ("_value",)
+    #: Set by each kind: its width, its name in messages, and the class equality is checked by.
+    _BYTES: ClassVar[int]
+    _NAME: ClassVar[str]
+    _KIND: ClassVar[type[_UnsignedId]]
+
+    def __init__(self, value: int | bytes | str) -> None:
+        size, name = self._BYTES, self._NAME
+        if isinstance(value, int):
+            if not 0 <= value < 1 << (8 * size):
+                raise ValueError(f"{name} must be a u{8 * size}")
+            self._value = value
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            raw = bytes(value)
+            if len(raw) != size:
+                raise ValueError(f"{name} needs {size} bytes, got {len(raw)}")
+            # Bytes given directly are the big-endian form (the 0.7 SDK's ``.data``).
+            self._value = int.from_bytes(raw, "big")
+        elif isinstance(value, str):
+            self._value = _parse_hex(value, 2 * size, name)
+        else:
+            raise TypeError(f"cannot make {_article(name)} {name} from {type(value).__name__}")
+
+    @classmethod
+    def from_hex(cls, text: str) -> Self:
+        """Parse the hex form (an optional ``0x`` prefix and either case are accepted)."""
+        return cls(_parse_hex(text, 2 * cls._BYTES, cls._NAME))
+
+    @classmethod
+    def from_bsatn_bytes(cls, data: bytes) -> Self:
+        """Build from the little-endian bytes used on the wire."""
+        if len(data) != cls._BYTES:
+            raise ValueError(f"{cls._NAME} needs {cls._BYTES} bytes, got {len(data)}")
+        return cls(int.from_bytes(data, "little"))
+
+    @classmethod
+    def zero(cls) -> Self:
+        """The all-zero value."""
+        return cls(0)
+
+    @property
+    def value(self) -> int:
+        """The value as an integer."""
+        return self._value
+
+    @property
+    def data(self) -> bytes:
+        """The big-endian bytes (the byte form of the hex string)."""
+        return self._value.to_bytes(self._BYTES, "big")
+
+    def to_bsatn_bytes(self) -> bytes:
+        """The little-endian bytes used on the wire."""
+        return self._value.to_bytes(self._BYTES, "little")
+
+    def to_hex(self) -> str:
+        """Lowercase hex digits, big-endian, no prefix (64 for an Identity, 32 otherwise)."""
+        return f"{self._value:0{2 * self._BYTES}x}"
+
+    def to_abbreviated_hex(self) -> str:
+        """The first 16 hex digits, as the CLI and official SDKs abbreviate them."""
+        return self.to_hex()[:16]
+
+    def __str__(self) -> str:
+        return self.to_hex()
+
+    def __repr__(self) -> str:
+        return f"{self._NAME}({self.to_hex()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, self._KIND) and other._value == self._value
+
+    def __lt__(self, other: Self) -> bool:
+        if not isinstance(other, self._KIND):
+            return NotImplemented
+        return self._value < other._value
+
+    def __hash__(self) -> int:
+        return hash((self._KIND, self._value))
+
+
+def _article(name: str) -> str:
+    return "an" if name[0] in "AEIOU" else "a"
+
+
+class Identity(_UnsignedId):
     """A SpacetimeDB identity: a 256-bit unsigned integer.
 
     Its text form (``str()``, HTTP paths, JWT ``hex_identity``) is 64 lowercase hex digits,
@@ -31,35 +120,9 @@ class Identity:
     Identities are immutable, hashable and ordered by their numeric value.
     """
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: int | bytes | str) -> None:
-        if isinstance(value, int):
-            if not 0 <= value <= _U256_MAX:
-                raise ValueError("Identity must be a u256")
-            self._value = value
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            raw = bytes(value)
-            if len(raw) != 32:
-                raise ValueError(f"Identity needs 32 bytes, got {len(raw)}")
-            # Bytes given directly are the big-endian form, as the 0.7 SDK's ``Identity.data``.
-            self._value = int.from_bytes(raw, "big")
-        elif isinstance(value, str):
-            self._value = _parse_hex(value, 64, "Identity")
-        else:
-            raise TypeError(f"cannot make an Identity from {type(value).__name__}")
-
-    @classmethod
-    def from_hex(cls, text: str) -> Identity:
-        """Parse 64 hex digits (an optional ``0x`` prefix and either case are accepted)."""
-        return cls(_parse_hex(text, 64, "Identity"))
-
-    @classmethod
-    def from_bsatn_bytes(cls, data: bytes) -> Identity:
-        """Build from the 32 little-endian bytes used on the wire."""
-        if len(data) != 32:
-            raise ValueError(f"Identity needs 32 bytes, got {len(data)}")
-        return cls(int.from_bytes(data, "little"))
+    __slots__ = ()
+    _BYTES = 32
+    _NAME = "Identity"
 
     @classmethod
     def from_be_bytes(cls, data: bytes) -> Identity:
@@ -77,89 +140,19 @@ class Identity:
         """Build from 32 big-endian bytes (0.7 SDK compatible)."""
         return cls(bytes(data))
 
-    @classmethod
-    def zero(cls) -> Identity:
-        """The all-zero identity."""
-        return cls(0)
-
-    @property
-    def value(self) -> int:
-        """The identity as an integer."""
-        return self._value
-
-    @property
-    def data(self) -> bytes:
-        """The 32 big-endian bytes (what the 0.7 SDK exposed as ``Identity.data``)."""
-        return self._value.to_bytes(32, "big")
-
-    def to_bsatn_bytes(self) -> bytes:
-        """The 32 little-endian bytes used on the wire."""
-        return self._value.to_bytes(32, "little")
-
-    def to_hex(self) -> str:
-        """64 lowercase hex digits, big-endian, no prefix."""
-        return f"{self._value:064x}"
-
-    def to_abbreviated_hex(self) -> str:
-        """The first 16 hex digits, as the CLI and official SDKs abbreviate identities."""
-        return self.to_hex()[:16]
-
-    def __str__(self) -> str:
-        return self.to_hex()
-
-    def __repr__(self) -> str:
-        return f"Identity({self.to_hex()!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Identity) and other._value == self._value
-
-    def __lt__(self, other: Identity) -> bool:
-        if not isinstance(other, Identity):
-            return NotImplemented
-        return self._value < other._value
-
-    def __hash__(self) -> int:
-        return hash((Identity, self._value))
-
     def __bytes__(self) -> bytes:
         return self.data
 
 
-@total_ordering
-class ConnectionId:
+class ConnectionId(_UnsignedId):
     """One client connection: a 128-bit unsigned integer; zero means "no connection".
 
     Text form: 32 lowercase hex digits, big-endian; BSATN: the same number little-endian.
     """
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: int | bytes | str) -> None:
-        if isinstance(value, int):
-            if not 0 <= value <= _U128_MAX:
-                raise ValueError("ConnectionId must be a u128")
-            self._value = value
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            raw = bytes(value)
-            if len(raw) != 16:
-                raise ValueError(f"ConnectionId needs 16 bytes, got {len(raw)}")
-            self._value = int.from_bytes(raw, "big")
-        elif isinstance(value, str):
-            self._value = _parse_hex(value, 32, "ConnectionId")
-        else:
-            raise TypeError(f"cannot make a ConnectionId from {type(value).__name__}")
-
-    @classmethod
-    def from_hex(cls, text: str) -> ConnectionId:
-        """Parse up to 32 hex digits (optional ``0x`` prefix)."""
-        return cls(_parse_hex(text, 32, "ConnectionId"))
-
-    @classmethod
-    def from_bsatn_bytes(cls, data: bytes) -> ConnectionId:
-        """Build from the 16 little-endian bytes used on the wire."""
-        if len(data) != 16:
-            raise ValueError(f"ConnectionId needs 16 bytes, got {len(data)}")
-        return cls(int.from_bytes(data, "little"))
+    __slots__ = ()
+    _BYTES = 16
+    _NAME = "ConnectionId"
 
     @classmethod
     def random(cls) -> ConnectionId:
@@ -169,53 +162,13 @@ class ConnectionId:
             if value:
                 return cls(value)
 
-    @classmethod
-    def zero(cls) -> ConnectionId:
-        """The all-zero sentinel meaning "none"."""
-        return cls(0)
-
-    @property
-    def value(self) -> int:
-        """The connection id as an integer."""
-        return self._value
-
-    @property
-    def data(self) -> bytes:
-        """The 16 big-endian bytes."""
-        return self._value.to_bytes(16, "big")
-
     def is_zero(self) -> bool:
         """True for the sentinel that means "no connection"."""
         return self._value == 0
 
-    def to_bsatn_bytes(self) -> bytes:
-        """The 16 little-endian bytes used on the wire."""
-        return self._value.to_bytes(16, "little")
-
-    def to_hex(self) -> str:
-        """32 lowercase hex digits, big-endian, no prefix."""
-        return f"{self._value:032x}"
-
-    def to_abbreviated_hex(self) -> str:
-        """The first 16 hex digits."""
-        return self.to_hex()[:16]
-
-    def __str__(self) -> str:
-        return self.to_hex()
-
-    def __repr__(self) -> str:
-        return f"ConnectionId({self.to_hex()!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ConnectionId) and other._value == self._value
-
-    def __lt__(self, other: ConnectionId) -> bool:
-        if not isinstance(other, ConnectionId):
-            return NotImplemented
-        return self._value < other._value
-
-    def __hash__(self) -> int:
-        return hash((ConnectionId, self._value))
-
     def __bool__(self) -> bool:
         return self._value != 0
+
+
+Identity._KIND = Identity
+ConnectionId._KIND = ConnectionId
