@@ -17,7 +17,11 @@ from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.local_server.auth import identity_from_claims
 from spacetimedb_sdk.local_server.host import Database
 from spacetimedb_sdk.local_server.outcomes import CallStatus, CommitInfo
-from spacetimedb_sdk.local_server.subscriptions import QuerySetInUseError, SubscriptionManager
+from spacetimedb_sdk.local_server.subscriptions import (
+    ClientKey,
+    QuerySetInUseError,
+    SubscriptionManager,
+)
 from spacetimedb_sdk.messages import (
     EventTableRows,
     OneOffQuery,
@@ -45,7 +49,7 @@ class Harness:
     def __init__(self) -> None:
         self.db = Database.open("game", GAME_MODULE, owner=OWNER)
         self.subs = SubscriptionManager(self.db)
-        self.updates: list[dict[ConnectionId, list[QuerySetUpdate]]] = []
+        self.updates: list[dict[ClientKey, list[QuerySetUpdate]]] = []
         self.db.add_commit_listener(self._on_commit)
         self.conns: dict[str, ConnectionId] = {}
 
