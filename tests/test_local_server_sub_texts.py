@@ -3,6 +3,7 @@
 * a query that cannot be compiled is reported with `, executing: `<query>`` appended;
 * parse errors are plain sentences (no parser token dumps);
 * unsubscribing an unknown set answers `Subscription not found: …`;
+* a view that fails to refresh fails its transaction (the reducer reports the view's error);
 * a query set that dies during a transaction is reported before that transaction's updates;
 * the public system table `st_client` can be read and subscribed to.
 """
@@ -19,8 +20,10 @@ import pytest
 
 from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimedb_local_server
 from spacetimedb_sdk.local_server.server import LocalServer
+from spacetimedb_sdk.local_server.subscriptions import SubscribedQuery, _Evaluator
 from spacetimedb_sdk.messages import (
     CallReducer,
+    InternalError,
     OneOffQuery,
     OneOffQueryResult,
     PersistentTableRows,
@@ -34,7 +37,7 @@ from spacetimedb_sdk.messages import (
     Unsubscribe,
     UnsubscribeFlags,
 )
-from spacetimedb_sdk.values import Err
+from spacetimedb_sdk.values import Err, Ok
 from tests.local_server_support import GAME_MODULE, RawClient, encode_args, http_request
 
 __all__ = ["spacetimedb_local_server"]
@@ -126,7 +129,9 @@ def test_unsubscribing_an_unknown_set(server: LocalServer) -> None:
     run(body)
 
 
-def test_a_dying_set_is_reported_before_the_transactions_updates(server: LocalServer) -> None:
+def test_a_view_failing_to_refresh_fails_the_transaction(server: LocalServer) -> None:
+    """Views are refreshed inside the transaction: one that raises makes the reducer fail
+    (with the view's error) and nothing is committed or sent."""
     schema = server.runtime("faults").database.schema
 
     def args(reducer: str, *values: Any) -> bytes:
@@ -143,11 +148,53 @@ def test_a_dying_set_is_reported_before_the_transactions_updates(server: LocalSe
         await caller.send(
             CallReducer(2, 0, "break_switch_and_note", args("break_switch_and_note", 1))
         )
+        failed = (await caller.expect(ReducerResult)).result
+        assert isinstance(failed, InternalError)
+        assert failed.message == (
+            "Error materializing view `fragile`: RuntimeError: a switch is broken"
+        )
+        await observer.assert_silent()
+        await observer.send(OneOffQuery(3, "SELECT * FROM note"))
+        answer = await observer.expect(OneOffQueryResult)
+        assert isinstance(answer.result, Ok) and len(answer.result.value.tables[0].rows) == 0
+        await caller.close()
+        await observer.close()
+
+    run(body)
+
+
+def test_a_dying_set_is_reported_before_the_transactions_updates(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query that cannot be brought up to date (simulated: evaluating ``switch`` raises)
+    kills its set, and the client hears so before the same transaction's updates."""
+    schema = server.runtime("faults").database.schema
+    real = _Evaluator.table_update_rows
+
+    def failing(self: _Evaluator, query: SubscribedQuery) -> Any:
+        if query.table == "switch":
+            raise RuntimeError("boom")
+        return real(self, query)
+
+    monkeypatch.setattr(_Evaluator, "table_update_rows", failing)
+
+    async def body() -> None:
+        caller = await RawClient.connect(server.ws_url, "faults")
+        observer = await RawClient.connect(server.ws_url, "faults")
+        for set_id, query in ((1, "SELECT * FROM switch"), (2, "SELECT * FROM note")):
+            await observer.send(Subscribe(set_id, QuerySetId(set_id), [query]))
+            await observer.expect(SubscribeApplied)
+        await caller.send(CallReducer(1, 0, "add_switch", encode_args(schema, "add_switch", 1)))
+        await caller.expect(ReducerResult)
+        await caller.send(
+            CallReducer(
+                2, 0, "break_switch_and_note", encode_args(schema, "break_switch_and_note", 1)
+            )
+        )
         await caller.expect(ReducerResult)
         first = await observer.expect(SubscriptionError)
-        assert first.request_id is None and first.query_set_id == QuerySetId(1)
-        assert first.error.startswith("Error materializing view `fragile`")
-        assert first.error.endswith(", executing: `SELECT * FROM fragile`")
+        assert (first.request_id, first.query_set_id) == (None, QuerySetId(1))
+        assert first.error == "RuntimeError: boom, executing: `SELECT * FROM switch`"
         second = await observer.expect(TransactionUpdate)
         assert [qs.query_set_id for qs in second.query_sets] == [QuerySetId(2)]
         await caller.close()

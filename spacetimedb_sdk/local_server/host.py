@@ -33,7 +33,7 @@ from typing import Any, Final, TypeVar
 
 from spacetimedb_sdk.algebraic_type import RefType, Typespace
 from spacetimedb_sdk.bsatn import BsatnCodec, ProductBinding, compile_codec
-from spacetimedb_sdk.errors import BsatnDecodeError, BsatnError, ModuleDefError
+from spacetimedb_sdk.errors import BsatnDecodeError, BsatnError, ModuleDefError, SpacetimeDBError
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.local_server.datastore import Datastore, Transaction
 from spacetimedb_sdk.local_server.durability import Durability
@@ -61,7 +61,13 @@ from spacetimedb_sdk.schedule_at import ScheduleAt
 from spacetimedb_sdk.schema import ModuleSchema
 from spacetimedb_sdk.timestamp import Timestamp
 
-__all__ = ["DUPLICATE_CONNECTION_TEXT", "CommitListener", "Database", "GenericTx"]
+__all__ = [
+    "DUPLICATE_CONNECTION_TEXT",
+    "CommitListener",
+    "CommitRefusedError",
+    "Database",
+    "GenericTx",
+]
 
 log = logging.getLogger("spacetimedb_sdk.local_server")
 
@@ -82,6 +88,11 @@ _T = TypeVar("_T")
 
 def _as_tuple(*values: Any) -> tuple[Any, ...]:
     return values
+
+
+class CommitRefusedError(SpacetimeDBError):
+    """A pre-commit hook refused a transaction (e.g. a view failed to refresh); the text is
+    what the caller is told."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,7 @@ class Database:
         #: The validated, canonical schema (names as SQL and the wire use them).
         self.schema: ModuleSchema = ModuleSchema.from_raw(self.model.raw_def)
         self._listeners: list[CommitListener] = []
+        self._pre_commit_hooks: list[Callable[[TxDelta], None]] = []
         self._schedules = ScheduleQueue()
         specs = self._table_specs()
 
@@ -330,6 +342,12 @@ class Database:
         """Stop calling ``listener``."""
         self._listeners.remove(listener)
 
+    def add_pre_commit_hook(self, hook: Callable[[TxDelta], None]) -> None:
+        """Call ``hook(delta)`` inside every transaction just before it commits (its writes are
+        visible, e.g. to views being refreshed). A hook raising :class:`CommitRefusedError`
+        rolls the transaction back; a reducer then fails with the error's text."""
+        self._pre_commit_hooks.append(hook)
+
     # ============================================================================ transactions
     def _commit(
         self,
@@ -346,6 +364,8 @@ class Database:
         durability = self._durability
 
         def persist(delta: TxDelta) -> None:
+            for hook in self._pre_commit_hooks:
+                hook(delta)
             if durability is not None:
                 durability.write_commit(delta, meta)
 
@@ -393,7 +413,10 @@ class Database:
         self._commit(tx, kind, None, caller_identity, connection_id, ts, request)
 
     def read_only(self, body: Callable[[DbView], _T]) -> _T:
-        """Run ``body(db)`` in a transaction that is always rolled back (views read this way)."""
+        """Run ``body(db)`` in a transaction that is always rolled back (views read this way);
+        inside a pre-commit hook, in the committing transaction itself."""
+        if self._ds.current is not None:
+            return body(self.db_view)
         tx = self._ds.begin(self.clock())
         try:
             return body(self.db_view)
@@ -435,6 +458,8 @@ class Database:
             _, outcome = self._commit(
                 tx, kind, f.name, sender, connection_id, timestamp, request, meta, outcome_of
             )
+        except CommitRefusedError as exc:
+            return self._failed(f, CallStatus.INTERNAL_ERROR, str(exc), timestamp, started)
         except Exception:
             log.exception("commit of reducer %s failed", f.name)
             return self._failed(f, CallStatus.INTERNAL_ERROR, FATAL_ERROR_TEXT, timestamp, started)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from spacetimedb_sdk.algebraic_type import CONNECTION_ID, IDENTITY, RefType, product_of
 from spacetimedb_sdk.bsatn import BsatnCodec, compile_codec
 from spacetimedb_sdk.identity import Identity
+from spacetimedb_sdk.local_server.host import CommitRefusedError
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
 from spacetimedb_sdk.local_server.sql import (
     BoundQuery,
@@ -66,6 +67,10 @@ ST_CLIENT_INFO = TableInfo(
     index_columns=(("identity", "connection_id"),),
 )
 _ST_CLIENT_ROW = product_of([("identity", IDENTITY), ("connection_id", CONNECTION_ID)])
+
+
+_Instances: TypeAlias = dict[InstanceKey, "Relation"]
+_Changes: TypeAlias = dict[InstanceKey, TableDelta]
 
 
 class ViewError(SqlError):
@@ -193,7 +198,11 @@ class Relations:
             if info is None:
                 raise SqlError(f"client visibility filter names an unknown table: {sql}")
             self._filters.setdefault(info.name, []).append(_Filter(sql, info.name, parsed))
-        self._instances: dict[InstanceKey, Relation] = {}
+        self._instances: _Instances = {}
+        # What the pre-commit refresh computed for the committing transaction (its delta, the
+        # new instances, their changes); :meth:`refresh` takes it once the commit happened.
+        self._pending: tuple[TxDelta, _Instances, _Changes] | None = None
+        database.add_pre_commit_hook(self._before_commit)
 
     # -- what names mean ---------------------------------------------------------------------------
     def view_infos(self) -> list[tuple[TableInfo, bool]]:
@@ -300,15 +309,43 @@ class Relations:
         return codec.decode(row) if codec is not None else self._db.table(name).generic(row)
 
     # -- transactions ------------------------------------------------------------------------------
+    def _before_commit(self, delta: TxDelta) -> None:
+        """Pre-commit hook: refresh the views inside the committing transaction, as the real
+        server does; a view that fails refuses the whole transaction (its reducer fails)."""
+        self._pending = None
+        if not self._instances:
+            return
+        updated, changes, failures = self._refreshed(delta)
+        if failures:
+            raise CommitRefusedError(next(iter(failures.values())))
+        self._pending = (delta, updated, changes)
+
     def refresh(
         self, delta: TxDelta
     ) -> tuple[dict[InstanceKey, TableDelta], dict[InstanceKey, str]]:
-        """Bring every kept instance up to date after a commit.
+        """Bring every kept instance up to date after the commit of ``delta``.
 
         Returns the rows each changed instance gained and lost, and the error text of each
-        instance that could not be computed (it is dropped; its readers must be told).
+        instance that could not be computed (it is dropped; its readers must be told). After
+        a commit through the host, the pre-commit refresh has already done the work.
         """
-        changes: dict[InstanceKey, TableDelta] = {}
+        pending, self._pending = self._pending, None
+        failures: dict[InstanceKey, str] = {}
+        if pending is not None and pending[0] is delta:
+            _, updated, changes = pending
+        else:
+            updated, changes, failures = self._refreshed(delta)
+        for key in failures:
+            self._instances.pop(key, None)
+        for key, new in updated.items():
+            if key in self._instances:  # not dropped meanwhile
+                self._instances[key] = new
+        return changes, failures
+
+    def _refreshed(self, delta: TxDelta) -> tuple[_Instances, _Changes, dict[InstanceKey, str]]:
+        """New versions of the instances ``delta`` touches, their changes, and failures."""
+        updated: _Instances = {}
+        changes: _Changes = {}
         failures: dict[InstanceKey, str] = {}
         touched = {*delta.tables, *delta.system}
         for key, old in list(self._instances.items()):
@@ -317,15 +354,14 @@ class Relations:
             try:
                 new = self._recompute(key, old, delta)
             except SqlError as exc:
-                del self._instances[key]
                 failures[key] = str(exc)
                 continue
-            self._instances[key] = new
+            updated[key] = new
             gained = tuple((b, None) for b in new.rows if b not in old.rows)
             lost = tuple((b, None) for b in old.rows if b not in new.rows)
             if gained or lost:
                 changes[key] = TableDelta(key[0], gained, lost)
-        return changes, failures
+        return updated, changes, failures
 
     # -- computing --------------------------------------------------------------------------------
     def _compute(self, key: InstanceKey) -> Relation:
