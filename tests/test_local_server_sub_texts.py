@@ -163,6 +163,20 @@ def test_a_view_failing_to_refresh_fails_the_transaction(server: LocalServer) ->
     run(body)
 
 
+def test_a_query_view_is_compiled_like_a_subscription(server: LocalServer) -> None:
+    """The real server compiles a query view's SQL as a subscription: its join rule applies."""
+
+    async def body() -> None:
+        client = await RawClient.connect(server.ws_url, "faults")
+        text = await subscription_error(client, 1, "SELECT * FROM unindexed")
+        assert text == (
+            "Error materializing view `unindexed`: Subscriptions require indexes on join columns"
+        )
+        await client.close()
+
+    run(body)
+
+
 def test_a_dying_set_is_reported_before_the_transactions_updates(
     server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

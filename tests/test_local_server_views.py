@@ -368,3 +368,24 @@ def test_private_view_is_unknown_to_others_and_failing_subscribe_is_an_error(
         await client.close()
 
     run(body)
+
+
+def test_one_identity_on_two_connections_keeps_its_view_when_one_leaves(
+    server: LocalServer,
+) -> None:
+    db = Db(server, "view")
+
+    async def body() -> None:
+        first = await RawClient.connect(server.ws_url, "view")
+        assert first.initial is not None
+        second = await RawClient.connect(server.ws_url, "view", token=first.initial.token)
+        for client in (first, second):
+            await subscribe(client, 1, "SELECT * FROM my_player")
+        await first.close()
+        await asyncio.sleep(0.2)
+        ok = await call(second, "insert_player", db.args("insert_player", ident(second), 0))
+        mine = changes(db, ok.transaction_update.query_sets)
+        assert [r["identity"] for r in mine["my_player"][0]] == [ident(second)]
+        await second.close()
+
+    run(body)

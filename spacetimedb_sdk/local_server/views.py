@@ -37,6 +37,7 @@ from spacetimedb_sdk.local_server.sql import (
     SqlError,
     TableInfo,
     bind_query,
+    bind_subscription,
     parse_one_off_query,
     parse_subscription,
     row_filter_shape,
@@ -457,7 +458,9 @@ class Relations:
         self, view: ViewSchema, viewer: Identity | None, sql: str, codec: BsatnCodec[Any]
     ) -> Relation:
         try:
-            bound = bind_query(parse_one_off_query(sql), self._module_catalog)
+            # Compiled as a subscription (its join rule included) and read without visibility
+            # filters, as the real server materialises query views.
+            bound = bind_subscription(parse_one_off_query(sql), self._module_catalog)
         except SqlError as exc:
             raise ViewError(f"Error materializing view `{view.name}`: {exc}") from exc
         rows = self._evaluate(bound)

@@ -1,10 +1,12 @@
-"""A test module whose view fails on demand: ``fragile`` raises while some switch is broken, so
-its subscribers' query sets die in the transaction that breaks it."""
+"""A test module whose views fail: ``fragile`` raises while some switch is broken (so the
+transaction that breaks one fails), ``unindexed`` is a query view whose join the real planner
+refuses (``tag.owner`` has no index)."""
 
 from __future__ import annotations
 
 from spacetimedb_sdk.module import (
     AnonymousViewContext,
+    Query,
     ReducerContext,
     primary_key,
     reducer,
@@ -23,6 +25,17 @@ class Switch:
 @table(public=True)
 class Note:
     id: u32 = primary_key()
+
+
+@table(public=True)
+class Tag:
+    id: u32 = primary_key()
+    owner: u32
+
+
+@view(public=True)
+def unindexed(ctx: AnonymousViewContext) -> Query[Tag]:
+    return ctx.from_.switch.right_semijoin(ctx.from_.tag, lambda s, t: s.id.eq(t.owner))
 
 
 @view(public=True)
