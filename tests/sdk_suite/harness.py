@@ -40,6 +40,8 @@ class _Outcomes:
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.failures: list[str] = []
+        #: How many failures a wait has raised already.
+        self.raised = 0
 
     def fail(self, what: str) -> None:
         with self.cond:
@@ -77,12 +79,17 @@ class TestCounter:
         self._outcomes = outcomes or _Outcomes()
         self._registered: list[str] = []
         self._done: set[str] = set()
+        self._finished = False
 
     def add_test(self, name: str) -> Reporter:
         """Register the expectation ``name`` (unique per counter)."""
         with self._outcomes.cond:
             if name in self._registered:
                 raise ValueError(f"duplicate expectation name {name!r}")
+            if self._finished:
+                # Registered too late to be waited for: the scenario must register each
+                # expectation before reporting the one that lets its wait end.
+                self._outcomes.fail(f"{name}: registered after wait_for_all returned")
             self._registered.append(name)
         return Reporter(self, name)
 
@@ -110,10 +117,12 @@ class TestCounter:
                 timeout=TEST_TIMEOUT if timeout is None else timeout,
             )
             if self._outcomes.failures:
+                self._outcomes.raised = len(self._outcomes.failures)
                 raise ScenarioError("\n".join(self._outcomes.failures))
             missing = [n for n in self._registered if n not in self._done]
             if missing:
                 raise ScenarioError(f"timed out waiting for: {', '.join(missing)}")
+            self._finished = True
 
 
 # ============================================================================== hosted modules
@@ -282,6 +291,13 @@ class Scenario:
             .subscribe(queries)
         )
 
+    def result(self, call: Any, timeout: float = 30) -> Any:
+        """Wait from the test's thread for a call's outcome (``result()`` under threads,
+        ``await`` on the scenario's loop under asyncio)."""
+        if self.driver == "threaded":
+            return call.result(timeout)
+        return self.on_loop(_await(call))
+
     # ------------------------------------------------------------------------------ asyncio
     def on_loop(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` on the scenario's event loop (started on first use); its result."""
@@ -294,7 +310,18 @@ class Scenario:
 
     # ------------------------------------------------------------------------------ teardown
     def close(self) -> None:
-        """Disconnect every connection and wait until each has closed; stop the loop."""
+        """Disconnect every connection and wait until each has closed; stop the loop; then
+        fail if anything failed after the scenario's last wait (a late callback error)."""
+        try:
+            self._close_connections()
+        finally:
+            outcomes = self._outcomes
+            with outcomes.cond:
+                late = outcomes.failures[outcomes.raised :]
+            if late:
+                raise ScenarioError("after the scenario's waits:\n" + "\n".join(late))
+
+    def _close_connections(self) -> None:
         for conn in self.connections:
             if not conn.is_closed:
                 conn.disconnect()
@@ -319,6 +346,10 @@ class Scenario:
 
 async def _build_async(builder: Any) -> Any:
     return await builder.build_async()
+
+
+async def _await(call: Any) -> Any:
+    return await call
 
 
 def scenario_of(module: HostedModule, driver: Driver) -> Iterator[Scenario]:

@@ -26,8 +26,10 @@ def _subscribed_then(s: Scenario, body: Any) -> None:
 
     def applied(ctx: Any) -> None:
         assert sum(1 for _ in ctx.db.test_event.iter()) == 0
-        sub_applied()
+        # The body registers its expectations before this one reports (else the wait could
+        # end first).
         body(ctx, counter)
+        sub_applied()
 
     s.connect_then(
         counter, lambda ctx: s.subscribe_these_then(ctx, ["SELECT * FROM test_event;"], applied)
