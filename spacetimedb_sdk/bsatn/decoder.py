@@ -1,0 +1,284 @@
+"""The decoder generator: straight-line Python that reads one value of a type from BSATN.
+
+Consecutive fixed-width fields are read by one precompiled ``unpack_from`` (the run also absorbs
+the length prefix of a following String or array and the tag of a following sum); each run is
+preceded by one bounds check; sums become ``if/elif`` chains on the tag; special classes are
+built inline without their checking ``__init__``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import cast
+
+from spacetimedb_sdk.algebraic_type import (
+    UNIT,
+    AlgebraicType,
+    ArrayType,
+    PrimitiveType,
+    ProductType,
+    RefType,
+    SumType,
+    special_kind,
+)
+from spacetimedb_sdk.bsatn.bindings import ProductBinding, SumBinding
+from spacetimedb_sdk.bsatn.emitter import Block, CodeEmitter, Run
+from spacetimedb_sdk.bsatn.layout import FIXED_FORMATS, SPECIAL_FIXED, WIDE_SIGNED
+
+
+class DecoderEmitter(CodeEmitter):
+    """Emits decoding code (mixed into :class:`~spacetimedb_sdk.bsatn.generator.CodecGenerator`)."""
+
+    def flush(self, block: Block) -> None:
+        run = block.run
+        if not run.fmt:
+            return
+        size = run.size
+        sname = self.struct_name("".join(run.fmt))
+        block.emit(
+            f"if pos + {size} > blen: raise _truncated(pos, {size}, blen, 'fixed-width fields')"
+        )
+        targets = ", ".join(run.names) + ("," if len(run.names) == 1 else "")
+        block.emit(f"{targets} = {sname}.unpack_from(buf, pos)")
+        for name, offset in run.bool_names:
+            block.emit(f"if {name} > 1: raise _bad_bool(pos + {offset}, {name})")
+        for statement in run.post:
+            block.emit(statement)
+        block.emit(f"pos += {size}")
+        block.run = Run()
+
+    def add_fixed(self, block: Block, fmt: str, size: int, is_bool: bool = False) -> str:
+        name = self.tmp()
+        run = block.run
+        if is_bool:
+            run.bool_names.append((name, run.size))
+        run.fmt.append(fmt)
+        run.names.append(name)
+        run.sizes.append(size)
+        return name
+
+    def dec(self, ty: AlgebraicType, block: Block, stack: tuple[int, ...]) -> str:
+        """Emit code decoding ``ty``; return an expression for the value.
+
+        The expression may reference names that are only assigned when the block's run is
+        flushed, so it must be used after the next flush of ``block``.
+        """
+        binding: ProductBinding | SumBinding | None = None
+        if isinstance(ty, RefType):
+            if ty.index in stack:
+                # Recursive: call the ref's own function.
+                self.flush(block)
+                fn = self.ref_function(ty.index)[0]
+                out = self.tmp()
+                zb = ", zb" if self.zero_budget else ""
+                block.emit(f"{out}, pos = {fn}(buf, pos{zb})")
+                return out
+            index = ty.index
+            ty, binding = self.resolve(ty)
+            stack = (*stack, index)
+        if isinstance(ty, PrimitiveType):
+            return self.dec_primitive(ty, block)
+        if isinstance(ty, ArrayType):
+            return self.dec_array(ty, block, stack)
+        if isinstance(ty, ProductType):
+            return self.dec_product(ty, block, stack, cast("ProductBinding | None", binding))
+        if isinstance(ty, SumType):
+            return self.dec_sum(ty, block, stack, cast("SumBinding | None", binding))
+        raise TypeError(f"not an AlgebraicType: {ty!r}")
+
+    def dec_primitive(self, ty: PrimitiveType, block: Block) -> str:
+        if ty.name == "String":
+            return self.dec_string(block)
+        fmt, size = FIXED_FORMATS[ty.name]
+        name = self.add_fixed(block, fmt, size, is_bool=ty.name == "Bool")
+        if ty.name == "Bool":
+            return f"({name} == 1)"
+        if ty.name in WIDE_SIGNED:
+            signed = ", signed=True" if WIDE_SIGNED[ty.name] else ""
+            return f"_from_bytes({name}, 'little'{signed})"
+        return name
+
+    def dec_length_prefixed(self, block: Block, what: str) -> tuple[str, str]:
+        """Read a u32 length with the open run; return (start var, end var) of the payload."""
+        length = self.add_fixed(block, "I", 4)
+        self.flush(block)
+        end = self.tmp("e")
+        block.emit(f"{end} = pos + {length}")
+        block.emit(f"if {end} > blen: raise _truncated(pos, {length}, blen, {what!r})")
+        return length, end
+
+    def dec_string(self, block: Block) -> str:
+        _, end = self.dec_length_prefixed(block, "String")
+        out = self.tmp()
+        block.emit("try:")
+        block.emit(f"    {out} = str(buf[pos:{end}], 'utf-8')")
+        block.emit("except UnicodeDecodeError as exc:")
+        block.emit("    raise _bad_utf8(pos, exc) from None")
+        block.emit(f"pos = {end}")
+        return out
+
+    def dec_array(self, ty: ArrayType, block: Block, stack: tuple[int, ...]) -> str:
+        elem, _ = self.resolve(ty.element)
+        out = self.tmp()
+        if (
+            isinstance(elem, PrimitiveType)
+            and elem.name == "U8"
+            and not isinstance(ty.element, RefType)
+        ):
+            _, end = self.dec_length_prefixed(block, "Array<U8>")
+            block.emit(f"{out} = bytes(buf[pos:{end}])")
+            block.emit(f"pos = {end}")
+            return out
+        count = self.add_fixed(block, "I", 4)
+        self.flush(block)
+        if (
+            isinstance(elem, PrimitiveType)
+            and elem.name in FIXED_FORMATS
+            and elem.name not in WIDE_SIGNED
+            and elem.name != "Bool"
+            and not isinstance(ty.element, RefType)
+        ):
+            fmt, size = FIXED_FORMATS[elem.name]
+            block.emit(
+                f"if pos + {count} * {size} > blen: raise _truncated(pos, {count} * {size}, blen, 'Array')"
+            )
+            block.emit(f"{out} = list(_unpack_from('<%d{fmt}' % {count}, buf, pos))")
+            block.emit(f"pos += {count} * {size}")
+            return out
+        elem_size = self.fixed_size(ty.element)
+        if elem_size:
+            block.emit(
+                f"if pos + {count} * {elem_size} > blen: "
+                f"raise _truncated(pos, {count} * {elem_size}, blen, 'Array')"
+            )
+        elif elem_size == 0:
+            # Zero-size elements consume no input: charge them to the value's budget instead.
+            block.emit(f"zb[0] -= {count}")
+            block.emit(f"if zb[0] < 0: raise _zero_size_exhausted(pos - 4, {count})")
+        else:
+            least = self.min_size(ty.element)
+            if least:
+                # Refuse a count the remaining input cannot hold before building anything.
+                block.emit(
+                    f"if {count} * {least} > blen - pos: "
+                    f"raise _too_many(pos - 4, {count}, {least}, blen - pos)"
+                )
+        block.emit(f"{out} = []")
+        block.emit(f"for _ in range({count}):")
+        inner = Block(block.lines, block.indent + 1)
+        expr = self.dec(ty.element, inner, stack)
+        self.flush(inner)
+        inner.emit(f"{out}.append({expr})")
+        return out
+
+    def dec_product(
+        self,
+        ty: ProductType,
+        block: Block,
+        stack: tuple[int, ...],
+        binding: ProductBinding | None,
+    ) -> str:
+        kind = special_kind(ty)
+        if binding is None and kind in SPECIAL_FIXED:
+            fmt, size, cls, slot, convert, _ = SPECIAL_FIXED[kind]
+            raw = self.add_fixed(block, fmt, size)
+            out = self.tmp()
+            # Set the slot directly: decoded values are valid, so skip the checking __init__
+            # (and a Python-level call per value).
+            block.run.post.append(f"{out} = _new({cls}); {out}.{slot} = {convert.format(raw)}")
+            return out
+        exprs = [self.dec(el.algebraic_type, block, stack) for el in ty.elements]
+        if binding is not None:
+            cls = self.const(binding.cls, "_C")
+            return f"{cls}({', '.join(exprs)})"
+        if not ty.elements:
+            return "()"
+        keys = [el.name if el.name is not None else str(i) for i, el in enumerate(ty.elements)]
+        return "{" + ", ".join(f"{k!r}: {e}" for k, e in zip(keys, exprs, strict=True)) + "}"
+
+    def dec_sum(
+        self,
+        ty: SumType,
+        block: Block,
+        stack: tuple[int, ...],
+        binding: SumBinding | None,
+    ) -> str:
+        kind = special_kind(ty) if binding is None else None
+        tag = self.add_fixed(block, "B", 1)
+        self.flush(block)
+        out = self.tmp()
+        what = {"option": "Option", "result": "Result", "schedule_at": "ScheduleAt"}.get(
+            kind or "", "sum"
+        )
+        for i, variant in enumerate(ty.variants):
+            block.emit(f"{'if' if i == 0 else 'elif'} {tag} == {i}:")
+            inner = Block(block.lines, block.indent + 1)
+            payload_ty = variant.algebraic_type
+            if kind == "option" and i == 1:
+                inner.emit(f"{out} = None")
+                continue
+            if binding is not None and i in binding.constants:
+                inner.emit(f"{out} = {self.const(binding.constants[i])}")
+                continue
+            is_unit = payload_ty == UNIT
+            expr = "()" if is_unit else self.dec(payload_ty, inner, stack)
+            self.flush(inner)
+            if binding is not None:
+                wrap = self.const(binding.wrap[i], "_W")
+                inner.emit(f"{out} = {wrap}({expr})")
+            elif kind == "option":
+                if self.may_be_none(payload_ty):
+                    expr = f"_Some({expr})"
+                inner.emit(f"{out} = {expr}")
+            elif kind == "result":
+                inner.emit(f"{out} = {'_Ok' if i == 0 else '_Err'}({expr})")
+            elif kind == "schedule_at":
+                inner.emit(f"{out} = _mk_schedule_at({expr})")
+            else:
+                inner.emit(f"{out} = _SumValue({i}, {variant.name!r}, {expr})")
+        if ty.variants:
+            block.emit("else:")
+            block.emit(f"    raise _bad_tag(pos - 1, {tag}, {what!r}, {len(ty.variants)})")
+        else:
+            block.emit(f"raise _bad_tag(pos - 1, {tag}, 'empty sum', 0)")
+        return out
+
+    def many_function(self, ty: AlgebraicType) -> None:
+        # The root decoder inlined in a loop: no call, tuple or wrapper per value.
+        lines = [
+            "def _dec_many(values):",
+            "    out = []",
+            "    _oa = out.append",
+            "    for buf in values:",
+            "        pos = 0",
+            "        blen = len(buf)",
+        ]
+        if self.zero_budget:
+            lines.append("        zb = [blen + _ZA]")
+        block = Block(lines, 2)
+        expr = self.dec(ty, block, ())
+        self.flush(block)
+        block.emit(f"_oa({expr})")
+        lines.append("    return out")
+        self.sources.append("\n".join(lines))
+
+    def fixed_tuple_builder(self, ty: AlgebraicType) -> struct.Struct | None:
+        """For a type that is one flat fixed-width run, build ``(struct, f(*fields) -> value)``."""
+        lines: list[str] = []
+        block = Block(lines, 1)
+        try:
+            expr = self.dec(ty, block, ())
+        except TypeError:
+            return None
+        if lines or not block.run.fmt:
+            return None  # something variable-width (or a branch) was emitted
+        run = block.run
+        fmt = "".join(run.fmt)
+        args = ", ".join(run.names)
+        body = ["def _from_fields(" + args + "):"]
+        for name, _ in run.bool_names:
+            body.append(f"    if {name} > 1: raise _bad_bool(-1, {name})")
+        body.extend(f"    {statement}" for statement in run.post)
+        body.append(f"    return {expr}")
+        self.sources.append("\n".join(body))
+        return struct.Struct("<" + fmt)
