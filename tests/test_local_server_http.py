@@ -343,3 +343,14 @@ def test_deeply_nested_json_bodies_are_a_400(server: LocalServer, depth: int) ->
         assert status == 400, text
         assert "nested too deeply" in text
     assert call(server, "chat", "send_message", ["fine"])[0] == 200
+
+
+def test_bodies_past_2_mib_are_a_413_like_the_real_servers(server: LocalServer) -> None:
+    big = "[" + "1," * (1024 * 1024 + 10) + "1]"  # a little over 2 MiB
+    assert call(server, "chat", "send_message", big)[0] == 413
+    status, _, _ = http_request("POST", f"{server.url}/v1/database/chat/sql", "-" * (3 << 20))
+    assert status == 413
+    # Just under the limit: parsed (off the event loop) and refused as the wrong arguments.
+    status, _, text = call(server, "chat", "send_message", "[" + "1," * (1000 * 1000) + "1]")
+    assert status == 400, text
+    assert call(server, "chat", "send_message", ["fine"])[0] == 200

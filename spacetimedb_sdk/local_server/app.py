@@ -16,7 +16,11 @@ from spacetimedb_sdk.local_server.http_routes import add_http_routes
 from spacetimedb_sdk.local_server.server_state import STATE_KEY, ServerState
 from spacetimedb_sdk.local_server.subscribe_route import add_subscribe_route
 
-__all__ = ["build_app"]
+__all__ = ["MAX_HTTP_BODY", "build_app"]
+
+#: Largest HTTP request body (bigger: 413), the real server's default for its SQL and call
+#: routes; it also bounds the memory and time one request can spend parsing JSON.
+MAX_HTTP_BODY: Final = 2 * 1024 * 1024
 
 _CORS_HEADERS: Final = {
     "Access-Control-Allow-Origin": "*",
@@ -43,7 +47,7 @@ async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def build_app(state: ServerState) -> web.Application:
     """The application serving ``state``'s databases."""
-    app = web.Application(middlewares=[_cors], client_max_size=32 * 1024 * 1024)
+    app = web.Application(middlewares=[_cors], client_max_size=MAX_HTTP_BODY)
     app[STATE_KEY] = state
     add_http_routes(app)
     add_subscribe_route(app)

@@ -9,6 +9,7 @@ text.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -35,6 +36,8 @@ from spacetimedb_sdk.local_server.server_state import STATE_KEY, ServerState
 __all__ = ["add_http_routes"]
 
 _HEX_IDENTITY: Final = re.compile(r"\A[0-9a-fA-F]{64}\Z")
+#: JSON bodies up to this size are parsed on the event loop; bigger ones in a thread.
+_PARSE_INLINE: Final = 64 * 1024
 _JSON: Final = "application/json"
 
 
@@ -256,7 +259,10 @@ async def database_call(request: web.Request) -> web.Response:
         return _text(415, "Expected request with `Content-Type: application/json`", headers)
     raw = await request.read()
     try:
-        body = json.loads(raw.decode("utf-8"))
+        if len(raw) > _PARSE_INLINE:  # up to the body limit: in a thread, the loop stays free
+            body = await asyncio.to_thread(_parse_json, raw)
+        else:
+            body = _parse_json(raw)
     except UnicodeDecodeError:
         return _text(400, "The request body is not valid UTF-8", headers)
     except ValueError as exc:
@@ -265,6 +271,10 @@ async def database_call(request: web.Request) -> web.Response:
         return _text(400, "Failed to parse the request body as JSON: nested too deeply", headers)
     answer = await database.http_call(caller.identity, request.match_info["function"], body)
     return _answer(answer, caller)
+
+
+def _parse_json(raw: bytes) -> Any:
+    return json.loads(raw.decode("utf-8"))
 
 
 def add_http_routes(app: web.Application) -> None:
