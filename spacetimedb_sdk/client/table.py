@@ -361,11 +361,17 @@ class _ColumnIndexAccess:
     __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
-        # Run-time modules: `handle.<column>` is the unique index on that column, else an index.
+        # Run-time modules: an index accessor (the rule generated bindings follow), else the
+        # unique index on a column of that name, else an index of that name.
         if name.startswith("_"):
             raise AttributeError(name)
         handle = cast("TableHandle[Any]", self)
         layout: TableLayout = object.__getattribute__(self, "_layout")
+        accessor = layout.accessors.get(name)  # what generated code names a property
+        if accessor is not None:
+            if accessor.kind == "unique":
+                return handle._unique(accessor.target)
+            return handle._btree(accessor.target)
         try:
             return handle._unique(name)
         except KeyError:

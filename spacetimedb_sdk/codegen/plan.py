@@ -41,7 +41,7 @@ from spacetimedb_sdk.codegen.naming import (
     is_identifier,
     snake_identifier,
 )
-from spacetimedb_sdk.codegen.type_render import TypeRenderer, is_filterable
+from spacetimedb_sdk.codegen.type_render import TypeRenderer
 from spacetimedb_sdk.raw_module_def import Lifecycle
 from spacetimedb_sdk.schema import (
     ColumnSchema,
@@ -53,6 +53,7 @@ from spacetimedb_sdk.schema import (
     TypeSchema,
     ViewSchema,
 )
+from spacetimedb_sdk.schema.accessors import index_accessors
 
 __all__ = [
     "CodegenPlan",
@@ -555,53 +556,20 @@ class _Builder:
     def index_plans(
         self, table: TableSchema, by_position: Mapping[int, FieldPlan]
     ) -> list[IndexAccessorPlan]:
+        """The typed properties of :func:`~spacetimedb_sdk.schema.accessors.index_accessors`."""
         attrs = NameAllocator(HANDLE_MEMBERS)
         out: list[IndexAccessorPlan] = []
-        unique_single = sorted(
-            (c for c in table.constraints if len(c.columns) == 1), key=lambda c: c.name
-        )
-        used_indexes: set[str] = set()
-        for constraint in unique_single:
-            col = constraint.columns[0]
-            f = by_position[col]
-            if not is_filterable(table.columns[col].algebraic_type, self.is_plain_enum):
-                continue
-            backing = sorted(
-                (
-                    ix
-                    for ix in table.indexes
-                    if ix.accessor_name is not None and set(ix.columns) == {col}
-                ),
-                key=lambda ix: ix.name,
-            )
-            if backing:
-                used_indexes.add(backing[0].name)
-                wanted = backing[0].accessor_name or f.wire_name
-            else:
-                wanted = f.wire_name
-            out.append(
-                IndexAccessorPlan(
-                    attr=attrs.take(snake_identifier(wanted)),
-                    kind="unique",
-                    target=f.wire_name,
-                    key_annotation=f.annotation,
-                    columns=(f.wire_name,),
-                    uses=f.uses,
-                )
-            )
-        for ix in sorted(table.indexes, key=lambda ix: ix.name):
-            if ix.accessor_name is None or ix.name in used_indexes:
-                continue
-            cols = [by_position[c] for c in ix.columns]
+        for accessor in index_accessors(table, self.is_plain_enum):
+            cols = [by_position[c] for c in accessor.columns]
             if len(cols) == 1:
                 key = cols[0].annotation
             else:
                 key = f"tuple[{', '.join(c.annotation for c in cols)}]"
             out.append(
                 IndexAccessorPlan(
-                    attr=attrs.take(snake_identifier(ix.accessor_name)),
-                    kind="btree",
-                    target=ix.name,
+                    attr=attrs.take(snake_identifier(accessor.name)),
+                    kind=accessor.kind,
+                    target=accessor.target,
                     key_annotation=key,
                     columns=tuple(c.wire_name for c in cols),
                     uses=frozenset().union(*(c.uses for c in cols)),

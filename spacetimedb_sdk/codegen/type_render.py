@@ -12,7 +12,7 @@ Value shapes follow the codec (:mod:`spacetimedb_sdk.values`): ``Option<T>`` is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
 from spacetimedb_sdk import algebraic_type as _at
@@ -33,7 +33,6 @@ from spacetimedb_sdk.codegen.pywriter import Group, py_str
 __all__ = [
     "STDB_ALIAS",
     "TypeRenderer",
-    "is_filterable",
 ]
 
 #: Import aliases every generated module uses.
@@ -193,16 +192,3 @@ class TypeRenderer:
 
 def _name(name: str | None) -> str:
     return "None" if name is None else py_str(name)
-
-
-_FILTERABLE_PRIMITIVES: Final = _INTEGERS | {"Bool", "String"}
-
-
-def is_filterable(ty: AlgebraicType, is_plain_enum: Callable[[AlgebraicType], bool]) -> bool:
-    """Whether clients get a unique finder on a column of this type (docs/module-def.md#client-surface):
-    integers, ``bool``, ``String``, ``Identity``, ``ConnectionId`` and plain enums."""
-    if isinstance(ty, PrimitiveType):
-        return ty.name in _FILTERABLE_PRIMITIVES
-    if special_kind(ty) in ("identity", "connection_id"):
-        return True
-    return is_plain_enum(ty)

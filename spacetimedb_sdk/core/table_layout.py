@@ -29,6 +29,7 @@ from spacetimedb_sdk.algebraic_type import (
 from spacetimedb_sdk.bsatn import Bindings, BsatnCodec, compile_codec
 from spacetimedb_sdk.core.call_codecs import CallCodecs
 from spacetimedb_sdk.schema import ModuleSchema, TableSchema, ViewSchema
+from spacetimedb_sdk.schema.accessors import IndexAccessor, index_accessors
 
 __all__ = [
     "CompiledModule",
@@ -76,6 +77,9 @@ class TableLayout:
     #: object of the bound class (the canonical name for dict rows).
     accessor_columns: tuple[str, ...] = ()
     row_attrs: tuple[str, ...] = ()
+    #: The handle's index accessors (:mod:`spacetimedb_sdk.schema.accessors`): name -> the
+    #: accessor's kind and target (canonical column or index name).
+    accessors: dict[str, IndexAccessor] = field(default_factory=dict, repr=False)
     _by_name: dict[str, IndexLayout] = field(default_factory=dict, repr=False)
 
     def index(self, name: str) -> IndexLayout:
@@ -255,8 +259,25 @@ def _table_layout(
         indexes=tuple(indexes),
         accessor_columns=tuple(accessor_names),
         row_attrs=row_attrs,
+        accessors=_accessors(info, typespace),
         _by_name=by_name,
     )
+
+
+def _accessors(info: TableSchema | ViewSchema, typespace: Typespace) -> dict[str, IndexAccessor]:
+    if not isinstance(info, TableSchema):
+        return {}
+
+    def is_plain_enum(ty: AlgebraicType) -> bool:
+        seen: set[int] = set()
+        while isinstance(ty, RefType) and ty.index not in seen:
+            seen.add(ty.index)
+            if not 0 <= ty.index < len(typespace.types):
+                return False
+            ty = typespace.types[ty.index]
+        return isinstance(ty, SumType) and special_kind(ty) is None and ty.is_plain_enum()
+
+    return {a.name: a for a in index_accessors(info, is_plain_enum)}
 
 
 _NO_BINDINGS: Bindings = {}
