@@ -177,3 +177,18 @@ def test_module_code_failing_at_import_is_a_module_load_error(
     with pytest.raises(ModuleLoadError) as info:  # in the server: the same error from start()
         LocalServer({"bad": path}).start_in_thread()
     assert str(info.value) == f"module {path.resolve()} {message}"
+
+
+def test_an_init_reducer_calling_sys_exit_fails_the_publish_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "exits_in_init.py"
+    path.write_text(
+        "import sys\n"
+        "from spacetimedb_sdk.module import ReducerContext, reducer, table, u32\n"
+        "@table\nclass T:\n    a: u32\n"
+        "@reducer(init=True)\ndef init(ctx: ReducerContext) -> None:\n    sys.exit(1)\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ModuleDefError, match="init reducer failed"):
+        Database.open("exits-in-init", path)
