@@ -17,6 +17,7 @@ import pytest
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimedb_local_server
 from spacetimedb_sdk.local_server.server import LocalServer
+from spacetimedb_sdk.local_server.sql import SqlError
 from spacetimedb_sdk.messages import (
     CallReducer,
     OneOffQuery,
@@ -177,3 +178,17 @@ def test_the_join_rule_sees_the_filter(server: LocalServer) -> None:
         await owner.close()
 
     run(body)
+
+
+def test_a_broken_filter_is_refused_when_the_module_is_served(tmp_path: Path) -> None:
+    module = tmp_path / "bad_filter.py"
+    module.write_text(
+        "from spacetimedb_sdk.module import Identity, client_visibility_filter, primary_key, table\n"
+        "F = client_visibility_filter('SELECT * FROM note WHERE nobody = :sender')\n"
+        "@table(public=True)\n"
+        "class Note:\n"
+        "    author: Identity = primary_key()\n"
+    )
+    refused = pytest.raises(SqlError, match=r"client visibility filter .* does not have a field")
+    with refused, LocalServer({"bad": module}, port=0):
+        pass

@@ -30,6 +30,7 @@ from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.host import CommitRefusedError
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
 from spacetimedb_sdk.local_server.sql import (
+    AllTables,
     BoundQuery,
     ColumnInfo,
     RowFilterShape,
@@ -194,11 +195,15 @@ class Relations:
         self._module_catalog = SimpleCatalog(self._table_infos.values())
         self._filters: dict[str, list[_Filter]] = {}
         for sql in database.model.row_level_security:
-            parsed = parse_subscription(sql)
-            info = self._module_catalog.lookup_table(parsed.table)  # type: ignore[union-attr]
-            if info is None:
-                raise SqlError(f"client visibility filter names an unknown table: {sql}")
-            self._filters.setdefault(info.name, []).append(_Filter(sql, info.name, parsed))
+            # Checked now, as the real server checks filters when a module is published.
+            try:
+                parsed = parse_subscription(sql)
+                if isinstance(parsed, AllTables):
+                    raise SqlError("a filter must name one table")
+                bound = bind_query(parsed, self._module_catalog, sender=self._owner)
+            except SqlError as exc:
+                raise SqlError(f"client visibility filter `{sql}`: {exc}") from exc
+            self._filters.setdefault(bound.table, []).append(_Filter(sql, bound.table, parsed))
         self._instances: _Instances = {}
         # What the pre-commit refresh computed for the committing transaction (its delta, the
         # new instances, their changes); :meth:`refresh` takes it once the commit happened.
