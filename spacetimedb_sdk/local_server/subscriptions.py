@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeAlias
 
 from spacetimedb_sdk.errors import SpacetimeDBError
@@ -151,6 +152,11 @@ class SubscribedQuery:
         """The materialised instances this query reads."""
         return [key for _, key in self.sources if key is not None]
 
+    @cached_property
+    def source_map(self) -> dict[str, InstanceKey | None]:
+        """``sources`` as a mapping (looked up on every transaction)."""
+        return dict(self.sources)
+
 
 @dataclass(eq=False)
 class QuerySet:
@@ -256,7 +262,7 @@ class _Evaluator:
     # -- helpers ---------------------------------------------------------------------------------
     def _table(self, name: str, query: SubscribedQuery | None = None) -> HostedTable | Relation:
         """What ``query`` reads under ``name``: the table, or a view / filtered instance."""
-        key = None if query is None else dict(query.sources).get(name)
+        key = None if query is None else query.source_map.get(name)
         if key is None:
             return self._db.table(name)
         return self._relations.get(key)
@@ -342,7 +348,7 @@ class _Evaluator:
         return cached
 
     def _table_delta(self, name: str, query: SubscribedQuery) -> TableDelta | None:
-        key = dict(query.sources).get(name)
+        key = query.source_map.get(name)
         if key is not None:
             return self._instance_changes.get(key)
         assert self._delta is not None
