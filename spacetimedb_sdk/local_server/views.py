@@ -9,13 +9,16 @@ table narrowed by the module's client visibility filters. Views and filtered tab
 * a table with visibility filters has one filtered instance per non-owner identity: the rows
   any of its filters returns for that identity (the owner sees the table itself).
 
-An instance is kept while some query set reads it. After every transaction
-:meth:`Relations.refresh` re-evaluates each instance whose read set the transaction touched
-(the tables a view function read, or the tables of a query view or filter) and returns the
-rows gained and lost, so subscriptions over views and filtered tables get ordinary incremental
-updates, named by the view. One-off queries and ``/sql`` read instances fresh.
+An instance is kept while some query set reads it. Just before a transaction commits (a
+pre-commit hook of the host, so the view sees the transaction's writes) every instance whose
+read set the transaction touched (the tables a view function read, or the tables of a query
+view or filter) is re-evaluated; a view that raises refuses the transaction, as on the real
+server. :meth:`Relations.refresh` then hands the rows gained and lost to the subscriptions, so
+views and filtered tables get ordinary incremental updates, named by the view. One-off queries
+and ``/sql`` read kept instances, or compute fresh ones.
 
-Views run in a transaction that is always rolled back, with read-only table handles.
+View functions get read-only table handles; outside a commit they run in a transaction that is
+always rolled back.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from spacetimedb_sdk.local_server.sql import (
     parse_subscription,
     row_filter_shape,
 )
+from spacetimedb_sdk.local_server.sql import Query as SqlQuery
 from spacetimedb_sdk.local_server.st_client import ST_CLIENT
 from spacetimedb_sdk.local_server.tx_delta import TableDelta, TxDelta
 from spacetimedb_sdk.module.context import AnonymousViewContext, ViewContext
@@ -79,12 +83,6 @@ class ViewError(SqlError):
     """A view function failed or returned something that is not its declared shape."""
 
 
-class _Schema:
-    """The bits of a table schema the subscription layer reads (``is_event``)."""
-
-    is_event = False
-
-
 @dataclass(eq=False)
 class Relation:
     """The rows of one view or filtered table for one viewer (the interface of ``HostedTable``
@@ -96,7 +94,6 @@ class Relation:
     rows: dict[bytes, Any] = field(default_factory=dict)
     #: Canonical names of the tables this instance was computed from.
     reads: frozenset[str] = frozenset()
-    schema: _Schema = field(default_factory=_Schema)
 
     def row_bytes(self) -> list[bytes]:
         """Every row's BSATN bytes."""
@@ -112,7 +109,8 @@ class Relation:
         return iter(list(self.rows.values()))
 
     def find(self, column: str, value: Any) -> list[tuple[bytes, Any]]:
-        """Rows whose ``column`` (canonical name) equals ``value`` (generic form)."""
+        """Rows whose ``column`` (canonical name) equals ``value`` (generic form); a scan, as
+        instances are small and rebuilt whole."""
         return [(b, g) for b, g in self.rows.items() if g[column] == value]
 
 
@@ -122,11 +120,11 @@ class _Filter:
 
     sql: str
     table: str
-    query: Any  # the parsed query (sql.Query)
+    query: SqlQuery
 
 
 class _ReadOnly:
-    """A table or index handle without its writing methods, recording what a view reads."""
+    """A table or index handle without its writing methods."""
 
     _WRITES = frozenset(("insert", "delete", "update", "try_insert"))
 
@@ -176,7 +174,6 @@ class Relations:
         schema = database.schema
         self._owner = database.owner_identity
         self._views: dict[str, ViewSchema] = {v.name: v for v in schema.views}
-        self._views_by_accessor = {v.accessor_name: v.name for v in schema.views}
         models = {m.source_name: m for m in database.model.views}
         self._models: dict[str, ViewModel] = {
             v.name: models[v.accessor_name] for v in schema.views if v.accessor_name in models
@@ -243,14 +240,6 @@ class Relations:
         if name in self._views or name == ST_CLIENT:
             return False
         return bool(self._db.table(name).schema.is_event)
-
-    def has_filters(self, table: str) -> bool:
-        """True when ``table`` has client visibility filters."""
-        return table in self._filters
-
-    def filter_sqls(self, table: str) -> list[str]:
-        """The visibility filters of ``table`` (SQL text)."""
-        return [f.sql for f in self._filters.get(table, ())]
 
     def instance_key(self, name: str, caller: Identity) -> InstanceKey | None:
         """Which instance ``caller`` reads for ``name``; None when it reads the table itself."""
