@@ -17,8 +17,13 @@ After each commit, :meth:`SubscriptionManager.transaction_updates` turns the tra
   to evaluating before and after in full and taking the bag difference;
 * event-table rows are only ever inserts and travel as ``EventTableRows``.
 
-Each distinct query (its AST, plus the caller when it uses ``:sender``) is evaluated once per
-transaction and its row lists are shared by every subscriber. Nothing here does I/O.
+Views, tables narrowed by visibility filters and ``st_client`` are read through
+:mod:`~spacetimedb_sdk.local_server.views`: a query names the instance its caller sees, and that
+instance's rows gained and lost in the transaction play the part of the table's delta.
+
+Each distinct query (its AST, plus the caller when its result depends on who asks) is evaluated
+once per transaction and its row lists are shared by every subscriber. Errors name the query as
+the real server does (``…, executing: `<sql>```). Nothing here does I/O.
 
 A database's ``row_limit`` (see :mod:`~spacetimedb_sdk.local_server.row_limit`) bounds the
 rows a non-owner's new query set or one-off query may scan, as on the real server; evaluation
