@@ -120,6 +120,37 @@ def test_a_client_that_stops_reading_is_dropped_and_memory_stays_bounded(
     assert server.runtime("chat").database.connected_clients() == []
 
 
+def test_stopping_the_server_does_not_wait_for_a_client_that_does_not_read(
+    spacetimedb_local_server: ServerFactory,
+) -> None:
+    config = SessionConfig(flush_timeout=1.0, idle_timeout=120.0)
+    server = spacetimedb_local_server({"chat": CHAT_MODULE}, session_config=config)
+    schema = server.runtime("chat").database.schema
+    laggard = RawSocketClient.connect(server.port, receive_buffer=4096)
+    laggard.send(encode_client_message(Subscribe(1, QuerySetId(1), ["SELECT * FROM user"])))
+
+    async def main() -> None:  # about 19 MiB of updates for it: under the cap, over any buffer
+        writer = await RawClient.connect(server.ws_url, "chat", protocols=[V3])
+        for start in range(0, 300, 50):
+            await writer.send(
+                *(
+                    CallReducer(i, 0, "set_name", encode_args(schema, "set_name", f"{i:05}" * 6554))
+                    for i in range(start, start + 50)
+                )
+            )
+            for _ in range(50):
+                await writer.expect(ReducerResult, timeout=30)
+        await writer.close()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+    started = time.monotonic()
+    server.stop_thread()
+    elapsed = time.monotonic() - started
+    laggard.close()
+    # flush_timeout (1 s) for its queue, then it is cut off: no Close frame could reach it.
+    assert elapsed < 5.0, f"stopping took {elapsed:.1f} s"
+
+
 # ================================================================================ incoming
 
 

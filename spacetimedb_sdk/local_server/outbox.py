@@ -31,7 +31,7 @@ from spacetimedb_sdk.frames import MAX_SERVER_PAYLOAD, join_server_messages
 __all__ = ["DEFAULT_MAX_OUTGOING_BYTES", "Outbox"]
 
 #: Default cap of one connection's queued outgoing bytes.
-DEFAULT_MAX_OUTGOING_BYTES: Final = 64 * 1024 * 1024
+DEFAULT_MAX_OUTGOING_BYTES: Final = 32 * 1024 * 1024
 
 
 class Outbox:

@@ -181,24 +181,7 @@ class WebSocketSession:
         try:
             await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if self._stop.is_set() and not self._dropped:
-                processor.cancel()
-                # Answers to requests already accepted go out before the Close frame.
-                if self._last_job is not None:
-                    await asyncio.wait({self._last_job}, timeout=self._config.flush_timeout)
-                await asyncio.sleep(0)  # let the last deliveries reach the outbox
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.outbox.flush(), self._config.flush_timeout)
-                # With our reader waiting in receive(), aiohttp's close() would cut the TCP
-                # connection right after the Close frame; unread client bytes then make it a
-                # reset that can destroy the Close frame on its way. Without a reader, close()
-                # reads (and discards) until the client's Close or ``close_timeout``.
-                keepalive.cancel()
-                reader.cancel()
-                await asyncio.gather(keepalive, reader, return_exceptions=True)
-                with contextlib.suppress(Exception):
-                    await self._ws.close(
-                        code=self._close_code, message=_close_reason(self._close_text)
-                    )
+                await self._close_handshake(processor, keepalive, reader)
             else:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(reader, self._config.close_timeout + 1.0)
@@ -211,6 +194,40 @@ class WebSocketSession:
                 reader, stopper, processor, keepalive, writer, return_exceptions=True
             )
             await self._runtime.disconnect(self.identity, self.connection_id)
+
+    async def _close_handshake(
+        self,
+        processor: asyncio.Task[None],
+        keepalive: asyncio.Task[None],
+        reader: asyncio.Task[None],
+    ) -> None:
+        """Send what was accepted, then the Close frame; a peer that does not read is cut off
+        (within ``flush_timeout`` plus ``close_timeout``, so server shutdown never hangs)."""
+        processor.cancel()
+        deadline = time.monotonic() + self._config.flush_timeout
+        # Answers to requests already accepted go out before the Close frame.
+        if self._last_job is not None:
+            await asyncio.wait({self._last_job}, timeout=self._config.flush_timeout)
+        await asyncio.sleep(0)  # let the last deliveries reach the outbox
+        try:
+            await asyncio.wait_for(self.outbox.flush(), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            self._abort("it does not read: its queued messages and Close frame cannot be sent")
+            return
+        # With our reader waiting in receive(), aiohttp's close() would cut the TCP connection
+        # right after the Close frame; unread client bytes then make it a reset that can destroy
+        # the Close frame on its way. Without a reader, close() reads (and discards) until the
+        # client's Close or ``close_timeout``.
+        keepalive.cancel()
+        reader.cancel()
+        await asyncio.gather(keepalive, reader, return_exceptions=True)
+        try:
+            await asyncio.wait_for(
+                self._ws.close(code=self._close_code, message=_close_reason(self._close_text)),
+                self._config.close_timeout + 1.0,
+            )
+        except Exception:  # the Close frame could not be written (the peer does not read)
+            self._abort("its Close frame could not be sent")
 
     def deliver(self, messages: list[bytes]) -> None:
         """Queue encoded server messages (called on the event loop by the database runtime)."""
@@ -236,11 +253,10 @@ class WebSocketSession:
 
     def _drop_lagging(self) -> None:
         """The client stopped reading: abort the connection and free what waits for it."""
-        log.warning(
-            "dropping %s: more than %d bytes waiting to be sent",
-            self.connection_id,
-            self._config.max_outgoing_bytes,
-        )
+        self._abort(f"more than {self._config.max_outgoing_bytes} bytes wait to be sent to it")
+
+    def _abort(self, why: str) -> None:
+        log.warning("dropping %s: %s", self.connection_id, why)
         self._dropped = True
         transport = self._request.transport
         if transport is not None:
