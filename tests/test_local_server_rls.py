@@ -192,3 +192,36 @@ def test_a_broken_filter_is_refused_when_the_module_is_served(tmp_path: Path) ->
     refused = pytest.raises(SqlError, match=r"client visibility filter .* does not have a field")
     with refused, LocalServer({"bad": module}, port=0):
         pass
+
+
+TEAMS = Path(__file__).resolve().parent / "local_server_modules" / "team_filters.py"
+
+
+def test_a_join_filter_is_planned_into_the_clients_query(
+    spacetimedb_local_server: ServerFactory,
+) -> None:
+    server = spacetimedb_local_server({"teams": TEAMS})
+    schema = server.runtime("teams").database.schema
+
+    async def body() -> None:
+        alice = await RawClient.connect(server.ws_url, "teams")
+        owner = await RawClient.connect(server.ws_url, "teams", token=server.owner_token)
+        refused = await subscribe(alice, "SELECT * FROM doc")
+        assert isinstance(refused, SubscriptionError)
+        assert refused.error == (
+            "Subscriptions require indexes on join columns, executing: `SELECT * FROM doc`"
+        )
+        assert isinstance(await subscribe(owner, "SELECT * FROM doc"), SubscribeApplied)
+        await alice.send(Subscribe(2, QuerySetId(2), ["SELECT * FROM page"]))
+        assert isinstance(await alice.recv(), SubscribeApplied)
+        for reducer, values in (("join_team", (1,)), ("add_page", (10, 1)), ("add_page", (20, 2))):
+            await alice.send(CallReducer(5, 0, reducer, encode_args(schema, reducer, *values)))
+            assert isinstance((await alice.expect(ReducerResult)).result, ReducerOk)
+        await alice.send(OneOffQuery(6, "SELECT * FROM page"))
+        answer = await alice.expect(OneOffQueryResult)
+        assert isinstance(answer.result, Ok)
+        assert len(answer.result.value.tables[0].rows) == 1  # page 10 only: alice is in team 1
+        await alice.close()
+        await owner.close()
+
+    run(body)

@@ -553,6 +553,10 @@ class SubscriptionManager:
             raise SqlError(
                 f"Invalid number of tables in subscription: {len(bound.sources) + extra}"
             )
+        if not bound.is_join:
+            for name, k in sources:
+                if k is not None and k[1] is not None and not self.relations.is_view(name):
+                    self.relations.check_filter_joins(name, identity)
         personal = query.uses_sender or any(k is not None and k[1] is not None for _, k in sources)
         key: QueryKey = (query, identity if personal else None)
         is_event = self.relations.is_event(bound.table)

@@ -259,6 +259,13 @@ class Relations:
             for f in self._filters.get(table, ())
         )
 
+    def check_filter_joins(self, table: str, caller: Identity) -> None:
+        """Apply the subscription join rule to ``table``'s filters that are joins: the real
+        server splices them into a single-table subscription, which then must satisfy it."""
+        for f in self._filters.get(table, ()):
+            if f.query.joins:
+                bind_subscription(f.query, self._module_catalog, sender=caller)
+
     def filter_tables(self, table: str) -> int:
         """The largest number of tables one of ``table``'s filters reads."""
         return max((1 + len(f.query.joins) for f in self._filters.get(table, ())), default=1)
