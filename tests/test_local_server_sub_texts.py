@@ -163,6 +163,27 @@ def test_a_view_failing_to_refresh_fails_the_transaction(server: LocalServer) ->
     run(body)
 
 
+def test_a_view_raising_system_exit_fails_only_its_transaction(server: LocalServer) -> None:
+    schema = server.runtime("faults").database.schema
+
+    async def body() -> None:
+        client = await RawClient.connect(server.ws_url, "faults")
+        await client.send(CallReducer(1, 0, "add_switch", encode_args(schema, "add_switch", 99)))
+        await client.expect(ReducerResult)
+        await client.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM fragile"]))
+        await client.expect(SubscribeApplied)
+        breaking = encode_args(schema, "break_switch_and_note", 99)
+        await client.send(CallReducer(2, 0, "break_switch_and_note", breaking))
+        failed = (await client.expect(ReducerResult)).result
+        assert isinstance(failed, InternalError)
+        assert failed.message == "Error materializing view `fragile`: SystemExit: 3"
+        await client.send(CallReducer(3, 0, "add_switch", encode_args(schema, "add_switch", 5)))
+        assert isinstance((await client.expect(ReducerResult)).result, ReducerOk)  # still serving
+        await client.close()
+
+    run(body)
+
+
 def test_a_query_view_is_compiled_like_a_subscription(server: LocalServer) -> None:
     """The real server compiles a query view's SQL as a subscription: its join rule applies."""
 

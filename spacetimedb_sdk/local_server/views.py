@@ -23,6 +23,7 @@ always rolled back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
     from spacetimedb_sdk.schema.model import ViewSchema
 
 __all__ = ["ST_CLIENT_INFO", "InstanceKey", "Relation", "Relations", "ViewError"]
+
+log = logging.getLogger("spacetimedb_sdk.local_server")
 
 #: A materialised instance: relation name and viewer (None: shared by everyone).
 InstanceKey: TypeAlias = tuple[str, Identity | None]
@@ -423,7 +426,8 @@ class Relations:
             result = self._db.read_only(call)
         except ViewError as exc:
             raise ViewError(f"Error materializing view `{view.name}`: {exc}") from exc
-        except Exception as exc:
+        except BaseException as exc:  # module code never takes the server down
+            log.warning("view %s failed", view.name, exc_info=True)
             raise ViewError(
                 f"Error materializing view `{view.name}`: {type(exc).__name__}: {exc}"
             ) from exc
@@ -433,14 +437,14 @@ class Relations:
                     f"Error materializing view `{view.name}`: it did not return a Query"
                 )
             return self._query_view(view, viewer, result.to_sql(), codec)
-        items: list[Any]
-        if view.return_shape == "option":
-            items = [] if result is None else [result]
-        else:
-            items = list(result or ())
         encode = self._row_encoder(model)
         rows: dict[bytes, Any] = {}
         try:
+            items: list[Any]
+            if view.return_shape == "option":
+                items = [] if result is None else [result]
+            else:
+                items = list(result or ())
             for item in items:
                 b = encode(item)
                 rows.setdefault(b, codec.decode(b))

@@ -41,6 +41,8 @@ def unindexed(ctx: AnonymousViewContext) -> Query[Tag]:
 @view(public=True)
 def fragile(ctx: AnonymousViewContext) -> list[Switch]:
     switches = list(ctx.db.switch.iter())
+    if any(s.broken and s.id == 99 for s in switches):
+        raise SystemExit(3)  # module code must not end the server
     if any(s.broken for s in switches):
         raise RuntimeError("a switch is broken")
     return switches
