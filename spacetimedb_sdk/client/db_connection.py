@@ -15,7 +15,10 @@
 
 The connection is driven by a driver: the threaded one (``build``; ``run_threaded()``, or
 ``frame_tick()`` / ``advance_one_message()`` from a game loop) or the asyncio one
-(``build_async``; callbacks run on the event loop). Either way every callback runs on one
+(``build_async``; callbacks run on the event loop), or one passed in (``build(driver)``, e.g.
+:mod:`spacetimedb_sdk.client.testing`'s in-memory socket). A driver sees only the connection's
+:class:`~spacetimedb_sdk.client.session.Session`; callbacks are run by its
+:class:`~spacetimedb_sdk.client.dispatch.Dispatcher`. Either way every callback runs on one
 thread, in message order, and requests may be sent from any thread.
 """
 
