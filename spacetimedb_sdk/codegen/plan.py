@@ -349,6 +349,12 @@ def _is_definition(ty: AlgebraicType) -> bool:
     return isinstance(ty, (ProductType, SumType)) and special_kind(ty) is None
 
 
+def _is_named_definition(ty: AlgebraicType) -> bool:
+    """A typespace entry named in ``Types`` that gets a class: a definition, or a product
+    without fields (a unit struct: the official generators keep its name)."""
+    return _is_definition(ty) or (isinstance(ty, ProductType) and not ty.elements)
+
+
 class _Builder:
     def __init__(self, schema: ModuleSchema, include_private: bool) -> None:
         self.schema = schema
@@ -388,7 +394,16 @@ class _Builder:
         reducers: list[ReducerSchema],
         procedures: list[ProcedureSchema],
     ) -> list[TypeSchema]:
-        reducer_names = {to_pascal_case(r.accessor_name) for r in self.schema.reducers}
+        # Some libraries (the TypeScript one) also declare each function's parameter list as
+        # a named type; those are kept only where something else uses them.
+        reducer_names = {
+            to_pascal_case(accessor)
+            for accessor in (
+                *(r.accessor_name for r in self.schema.reducers),
+                *(v.accessor_name for v in self.schema.views),
+                *(p.accessor_name for p in self.schema.procedures),
+            )
+        }
         candidates = [t for t in self.schema.types if class_name(t.name.name) in reducer_names]
         candidate_refs = {t.ref for t in candidates}
         roots: list[int] = [t.product_type_ref for t in tables]
@@ -410,7 +425,7 @@ class _Builder:
         """Type definitions first (they get their own names), then synthesised row classes."""
         typespace = self.schema.typespace.types
         for t in types:
-            if t.ref in self.class_names or not _is_definition(typespace[t.ref]):
+            if t.ref in self.class_names or not _is_named_definition(typespace[t.ref]):
                 continue
             self.class_names[t.ref] = self.classes.take(
                 class_name(*t.name.scope, t.name.name), suffix=""

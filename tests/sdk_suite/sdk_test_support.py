@@ -287,6 +287,6 @@ def large_table_args(types: Any) -> tuple[Any, ...]:
     """The official ``large_table()`` row, as the reducers' positional arguments."""
     return (
         0, 1, 2, 3, 4, 5, 0, -1, -2, -3, -4, -5, False, 0.0, 1.0, "string",
-        types.SimpleEnum.Zero, types.EnumWithPayloadBool(False), (),
+        types.SimpleEnum.Zero, types.EnumWithPayloadBool(False), types.UnitStruct(),
         types.ByteStruct(0b10101010), every_primitive_struct(types), every_vec_struct(types),
     )  # fmt: skip

@@ -118,3 +118,16 @@ def test_public_names_match_the_typescript_twin(
         assert len(delete_all) == 92
         only_ours -= delete_all
     assert (only_ours, only_theirs) == KNOWN.get(module, (set(), set()))
+
+
+def test_a_unit_struct_keeps_its_name(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``UnitStruct {}``, a named product without fields, is a class of its own (as in the
+    official Rust and TypeScript bindings), not an anonymous ``tuple[()]``. (Its values'
+    round trip through the server: test_sdk_test.py::test_insert_struct.)"""
+    bindings = _generate_from_fixture("sdk_test", tmp_path_factory.mktemp("unit"))
+    unit_struct = bindings.types.UnitStruct
+    assert dataclasses.is_dataclass(unit_struct) and dataclasses.fields(unit_struct) == ()
+    assert [f.type for f in dataclasses.fields(bindings.types.OneUnitStruct)] == ["UnitStruct"]
+    assert [f.type for f in dataclasses.fields(bindings.types.VecUnitStruct)] == [
+        "list[UnitStruct]"
+    ]

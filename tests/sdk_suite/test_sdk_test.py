@@ -533,10 +533,10 @@ def test_insert_struct(s: Scenario) -> None:
 
     def body(ctx: Any, counter: TestCounter) -> None:
         for table, value in [
-            ("one_unit_struct", ()), ("one_byte_struct", types.ByteStruct(0)),
+            ("one_unit_struct", types.UnitStruct()), ("one_byte_struct", types.ByteStruct(0)),
             ("one_every_primitive_struct", every_primitive_struct(types)),
             ("one_every_vec_struct", every_vec_struct(types)),
-            ("vec_unit_struct", [()]), ("vec_byte_struct", [types.ByteStruct(0)]),
+            ("vec_unit_struct", [types.UnitStruct()]), ("vec_byte_struct", [types.ByteStruct(0)]),
             ("vec_every_primitive_struct", [every_primitive_struct(types)]),
             ("vec_every_vec_struct", [every_vec_struct(types)]),
         ]:  # fmt: skip
