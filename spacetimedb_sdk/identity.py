@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import total_ordering
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
@@ -22,7 +21,6 @@ def _parse_hex(text: str, digits: int, what: str) -> int:
         raise ValueError(f"{what} hex is not hexadecimal: {text!r}") from None
 
 
-@total_ordering
 class _UnsignedId:
     """What Identity and ConnectionId share: an unsigned integer of ``_BYTES`` bytes, written
     as big-endian hex (and ``.data`` bytes) and carried little-endian in BSATN. Instances of
@@ -103,6 +101,21 @@ class _UnsignedId:
         if not isinstance(other, self._KIND):
             return NotImplemented
         return self._value < other._value
+
+    def __le__(self, other: Self) -> bool:
+        if not isinstance(other, self._KIND):
+            return NotImplemented
+        return self._value <= other._value
+
+    def __gt__(self, other: Self) -> bool:
+        if not isinstance(other, self._KIND):
+            return NotImplemented
+        return self._value > other._value
+
+    def __ge__(self, other: Self) -> bool:
+        if not isinstance(other, self._KIND):
+            return NotImplemented
+        return self._value >= other._value
 
     def __hash__(self) -> int:
         return hash((self._KIND, self._value))
