@@ -1,10 +1,13 @@
 """The package's structure: no import cycles between its modules (imports inside functions
 count; those under ``if TYPE_CHECKING:`` do not), production code never imports a testing
-module, and the client never imports the local server, the module API or the code generator."""
+module, the client never imports the local server, the module API or the code generator, and
+the asyncio driver does not load the threaded one."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
@@ -139,3 +142,16 @@ def test_the_client_never_imports_the_server_side() -> None:
         if target.startswith(SERVER_SIDE)
     ]
     assert offenders == []
+
+
+def test_each_driver_loads_only_its_own_websocket_flavour() -> None:
+    # The asyncio driver once borrowed helpers from the threaded one, loading websockets.sync.
+    probe = (
+        "import sys, spacetimedb_sdk.asyncio.connection, spacetimedb_sdk.client; "
+        "print(sorted(m for m in sys.modules if m.startswith(('websockets.sync', "
+        "'spacetimedb_sdk.sync'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    assert result.stdout.strip() == "[]"
