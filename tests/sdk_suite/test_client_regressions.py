@@ -45,3 +45,32 @@ def test_unsubscribe_before_applied_never_runs_on_applied(s: Scenario) -> None:
     # A later round trip: anything the server sent for the set has been processed by now.
     conn.reducers.no_op_succeeds().result(10)
     assert applied == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="client defect: once an enum-keyed B-tree index is built, a row with a new key makes "
+    "the cache's apply raise TypeError (keys compared with `<`), which kills the threaded "
+    "driver's callback thread: the call never completes, no callback or on_error runs",
+)
+def test_enum_keyed_index_survives_new_keys(s: Scenario) -> None:
+    """After a ``filter()`` on indexed_simple_enum.n (which builds the client's index), a
+    row with another variant still arrives: its insert callback runs, the call completes."""
+    types = s.module.bindings.types
+    counter = s.counter()
+    applied = counter.add_test("applied")
+    conn = s.connect_then(
+        counter,
+        lambda ctx: s.subscribe_these_then(
+            ctx, ["SELECT * FROM indexed_simple_enum"], lambda _ctx: applied()
+        ),
+    )
+    counter.wait_for_all()
+    s.result(conn.reducers.insert_into_indexed_simple_enum(types.SimpleEnum.One))
+    assert len(list(conn.db.indexed_simple_enum.n.filter(types.SimpleEnum.One))) == 1
+
+    later = s.counter()
+    inserted = later.add_test("insert of Two")
+    conn.db.indexed_simple_enum.on_insert(lambda _ctx, row: inserted())
+    conn.reducers.insert_into_indexed_simple_enum(types.SimpleEnum.Two)
+    later.wait_for_all(timeout=10)
