@@ -24,9 +24,9 @@ from spacetimedb_sdk.client import (
     InternalError,
     ReconnectPolicy,
     ReducerError,
-    RemoteModule,
     credentials,
 )
+from spacetimedb_sdk.client.bindings_support import RemoteModule
 from spacetimedb_sdk.schema import ModuleSchema
 
 pytest.importorskip("aiohttp")

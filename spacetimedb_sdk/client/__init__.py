@@ -15,7 +15,7 @@ What only generated bindings build on (``Remote*Base``, ``Dynamic*``, ``RemoteMo
 ``ConnectionConfig``) lives in :mod:`spacetimedb_sdk.client.bindings_support`.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spacetimedb_sdk.client import credentials, events
 from spacetimedb_sdk.client.call_future import CallFuture
@@ -99,7 +99,8 @@ __all__ = [
     "or_",
 ]
 
-#: Names that moved to bindings_support; still importable from here for older code.
+#: Names that moved to bindings_support: still importable from here at run time, for code
+#: written before; type checkers see only the new home.
 _MOVED = frozenset(
     (
         "ConnectionConfig",
@@ -115,10 +116,11 @@ _MOVED = frozenset(
     )
 )
 
+if not TYPE_CHECKING:
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from spacetimedb_sdk.client import bindings_support
+    def __getattr__(name: str) -> Any:
+        if name in _MOVED:
+            from spacetimedb_sdk.client import bindings_support
 
-        return getattr(bindings_support, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            return getattr(bindings_support, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
