@@ -13,18 +13,15 @@
 from __future__ import annotations
 
 import importlib
-import json
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from spacetimedb_sdk.client import DbConnection, RemoteModule
-from spacetimedb_sdk.schema import ModuleSchema
+from spacetimedb_sdk.codegen import dynamic
 from tests.sdk_suite.harness import Driver, HostedModule
 from tests.server_process import free_port
 
@@ -115,25 +112,13 @@ def _generate(server: _ModuleServer, module: str, out_root: Path) -> Any:
     return importlib.import_module(package)
 
 
-def _schema(url: str, database: str) -> ModuleSchema:
-    with urllib.request.urlopen(f"{url}/v1/database/{database}/schema?version=10") as response:
-        return ModuleSchema.from_json(json.loads(response.read()))
-
-
-def _watcher(module: HostedModule, schema: ModuleSchema) -> Any:
-    """An owner connection subscribed to every persistent table (see HostedModule.reset)."""
-    conn: Any = (
-        DbConnection.builder()
-        .with_uri(module.url)
-        .with_database_name(module.database)
-        .with_token(module.owner_token)
-        .with_module(RemoteModule(schema))
-        .build()
-    )
+def _watcher(module: HostedModule) -> Any:
+    """An owner connection subscribed to every persistent table (see HostedModule.reset);
+    dynamic mode builds its classes from the server's schema, private tables included."""
+    conn: Any = dynamic.connect(module.url, module.database, token=module.owner_token).build()
     conn.run_threaded()
-    if module.tables:
-        queries = [f"SELECT * FROM {t}" for t in module.tables]
-        conn.subscription_builder().subscribe(queries).applied.result(60)
+    queries = [f"SELECT * FROM {t}" for t in module.tables]
+    conn.subscription_builder().subscribe(queries).applied.result(60)
     return conn
 
 
@@ -151,7 +136,7 @@ def hosted_module(
             return hosted[module]
         server = servers[module] = _ModuleServer(module, root, _FRESH.get(module, 0))
         bindings = _generate(server, module, root / "bindings")
-        schema = _schema(server.url, server.database)
+        schema = dynamic.fetch_module(server.url, server.database).schema
         tables = sorted(t.name for t in schema.tables if not t.is_event)
         entry = HostedModule(
             name=module, url=server.url, database=server.database,
@@ -159,7 +144,7 @@ def hosted_module(
             spares=list(server.spares),
         )  # fmt: skip
         if len(tables) > _WATCH_ABOVE:
-            entry.watcher = _watcher(entry, schema)
+            entry.watcher = _watcher(entry)
         hosted[module] = entry
         return entry
 
