@@ -75,4 +75,4 @@ def test_enum_keyed_index_survives_new_keys(s: Scenario) -> None:
     inserted = later.add_test("insert of Two")
     conn.db.indexed_simple_enum.on_insert(lambda _ctx, row: inserted())
     conn.reducers.insert_into_indexed_simple_enum(types.SimpleEnum.Two)
-    later.wait_for_all(timeout=10)
+    later.wait_for_all(timeout=3)
