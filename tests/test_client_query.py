@@ -74,6 +74,19 @@ CASES: dict[str, tuple[Any, str]] = {
 }
 
 
+def test_semijoin_filter_is_where() -> None:
+    """The official builders spell it ``filter`` on a semijoin too (sdk-test-procedural-view-pk)."""
+    query = (
+        q.message.filter(lambda m: m.text == "hi")
+        .right_semijoin(q.user, lambda m, u: m.sender == u.identity)
+        .filter(lambda u: u.online)
+    )
+    assert query.to_sql() == (
+        'SELECT "user".* FROM "message" JOIN "user" ON "message"."sender" = "user"."identity" '
+        """WHERE ("message"."text" = 'hi') AND ("user"."online" = TRUE)"""
+    )
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_sql_output(name: str) -> None:
     query, sql = CASES[name]

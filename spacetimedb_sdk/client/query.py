@@ -452,6 +452,8 @@ class SemijoinQuery:
         """Also filter the returned table's rows."""
         return SemijoinQuery(self.source.where(condition), self.filter_query, self.on)
 
+    filter = where
+
     def to_sql(self) -> str:
         """The SQL text."""
         src, flt = self.source, self.filter_query
