@@ -207,7 +207,7 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
     def from_(self) -> QueryBuilder:
         """The typed query builder: ``conn.from_.user.where(lambda u: u.online == True)``."""
         if self._from is None:
-            self._from = QueryBuilder(self._core.module)
+            self._from = QueryBuilder(self._core.module, self.db)
         return self._from
 
     @property

@@ -483,16 +483,24 @@ def to_sql(query: Query | str) -> str:
 
 class QueryBuilder:
     """Entry point of typed queries: one :class:`TableQuery` per table, by accessor or
-    canonical name (``builder.user``, ``builder["user"]``)."""
+    canonical name (``builder.user``, ``builder["user"]``), or by the name the connection's
+    ``db`` gives it (generated bindings: ``player_1`` for the accessor ``player1``)."""
 
-    __slots__ = ("_module",)
+    __slots__ = ("_module", "_tables")
 
-    def __init__(self, module: CompiledModule) -> None:
+    def __init__(self, module: CompiledModule, tables: object = None) -> None:
         self._module = module
+        #: The connection's ``db``: its table handles name their table (``table_name``).
+        self._tables = tables
 
     def table(self, name: str) -> TableQuery:
         """The query of every row of table ``name``."""
         layout = self._module.find(name)
+        if layout is None and self._tables is not None and not name.startswith("_"):
+            handle = getattr(self._tables, name, None)
+            canonical = getattr(handle, "table_name", None)
+            if isinstance(canonical, str):
+                layout = self._module.find(canonical)
         if layout is None:
             raise KeyError(f"the module has no table or view {name!r}")
         return TableQuery(layout)

@@ -50,7 +50,11 @@ _WATCH_ABOVE = 20
 #: Modules whose scenarios each get a database of their own, never used before: emptying
 #: one over SQL is not enough when the module's lifecycle reducers record connections
 #: (``/sql`` requests connect too, as on the real server). Module -> scenario runs.
-_FRESH = {"sdk_test_connect_disconnect": 2}
+_FRESH = {
+    "sdk_test_connect_disconnect": 2,
+    # Auto-incremented ids must start at 1 (test_query_view adds a person for player 1).
+    "sdk_test_case_conversion": 6,
+}
 
 
 class _ModuleServer:
