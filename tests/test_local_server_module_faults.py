@@ -33,6 +33,7 @@ __all__ = ["spacetimedb_local_server"]
 
 ROGUE = Path(__file__).parent / "local_server_modules" / "rogue.py"
 FATAL = "The instance encountered a fatal error."
+PROCEDURE_FATAL = "The module instance encountered a fatal error: "
 JSON = {"Content-Type": "application/json"}
 
 
@@ -83,12 +84,13 @@ def test_http_reducer_raising_base_exceptions_is_that_calls_error(
     assert ["before exit"] not in [row[1:] for row in sql(server, "SELECT * FROM note")]
 
 
-@pytest.mark.parametrize("procedure", ["exit_proc", "exit_in_tx"])
+@pytest.mark.parametrize(("procedure", "code"), [("exit_proc", 6), ("exit_in_tx", 7)])
 def test_http_procedure_raising_system_exit_is_that_calls_error(
-    server: LocalServer, procedure: str
+    server: LocalServer, procedure: str, code: int
 ) -> None:
     status, body = call(server, procedure)
-    assert status == 500 and body.decode() == FATAL
+    # The real server's words for a procedure that fails, then what the module raised.
+    assert (status, body.decode()) == (500, f"{PROCEDURE_FATAL}SystemExit: {code}")
     assert_alive(server)
     assert all(row[1] != "in tx" for row in sql(server, "SELECT * FROM note"))
 
@@ -108,7 +110,13 @@ def test_websocket_calls_raising_base_exceptions_answer_with_internal_errors(
         assert result.result == InternalError(FATAL)
         await client.send(CallProcedure(3, 0, "exit_proc", b""))
         answer = await client.expect(ProcedureResult)
-        assert answer.status == InternalError(FATAL)
+        assert answer.status == InternalError(f"{PROCEDURE_FATAL}SystemExit: 6")
+        # A failed procedure's result carries the Unix epoch and no duration, as the real
+        # server's does.
+        assert (
+            answer.timestamp.micros_since_unix_epoch,
+            answer.total_host_execution_duration.micros,
+        ) == (0, 0)
         await client.send(CallReducer(4, 0, "note", encode_args(schema, "note", "after")))
         result = await client.expect(ReducerResult)
         assert isinstance(result.result, ReducerOk)

@@ -17,6 +17,14 @@ After each commit the subscription manager computes every connection's row chang
 of a WebSocket ``CallReducer`` gets them inside its ``ReducerResult``, everyone else affected
 gets a ``TransactionUpdate`` (never an empty one).
 
+Procedures: as on the real server, a procedure is started in its connection's request order but
+runs on a thread of its own, so the database is free while it waits (``ctx.sleep_until``,
+``ctx.http``); each ``with_tx`` block is a job on the database thread, and the
+``ProcedureResult`` is posted by a job queued after the procedure's last transaction, so it
+follows that transaction's updates. The connection's later requests (a reducer call, say) do not
+wait for the procedure. Scheduled calls have one slot, as the real scheduler has: while a
+scheduled procedure runs, nothing else scheduled starts.
+
 Connections are keyed by ``(identity, connection id)``, as the real server keys its clients, so
 another identity reusing a connection id gets a session of its own; the same identity reusing a
 live connection id is refused (``st_client`` is unique on both).
@@ -34,6 +42,7 @@ import contextlib
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +65,7 @@ from spacetimedb_sdk.local_server.outcomes import (
     ReducerCallOutcome,
     TxKind,
 )
+from spacetimedb_sdk.local_server.request_auth import token_payload
 from spacetimedb_sdk.local_server.sql import SqlError
 from spacetimedb_sdk.local_server.sql_endpoint import execute_sql
 from spacetimedb_sdk.local_server.subscriptions import QuerySetInUseError, SubscriptionManager
@@ -66,7 +76,6 @@ from spacetimedb_sdk.messages import (
     InternalError,
     OneOffQuery,
     ProcedureResult,
-    ProcedureStatus,
     QuerySetUpdate,
     ReducerErr,
     ReducerOk,
@@ -79,9 +88,10 @@ from spacetimedb_sdk.messages import (
     Unsubscribe,
     encode_server_message,
 )
+from spacetimedb_sdk.module.auth import AuthCtx
 from spacetimedb_sdk.raw_module_def import encode_raw_module_def, raw_module_def_to_json
 from spacetimedb_sdk.sats_json import value_from_json
-from spacetimedb_sdk.timestamp import TimeDuration
+from spacetimedb_sdk.timestamp import TimeDuration, Timestamp
 
 __all__ = [
     "ClientKey",
@@ -89,6 +99,7 @@ __all__ = [
     "ClientSink",
     "DatabaseJobError",
     "DatabaseRuntime",
+    "DatabaseStoppingError",
     "HttpAnswer",
 ]
 
@@ -105,6 +116,18 @@ T = TypeVar("T")
 
 class DatabaseJobError(SpacetimeDBError):
     """A database job raised a ``BaseException`` (e.g. ``SystemExit`` from module code)."""
+
+
+class DatabaseStoppingError(SpacetimeDBError):
+    """A procedure waited or opened a transaction while its database was being shut down."""
+
+
+#: Marks the threads that databases run on (see :func:`_worker`).
+_ON_DATABASE_THREAD = threading.local()
+
+
+def _mark_database_thread() -> None:
+    _ON_DATABASE_THREAD.active = True
 
 
 def _guarded(fn: Callable[..., T], *args: Any) -> T:
@@ -149,10 +172,18 @@ def _reducer_outcome(outcome: ReducerCallOutcome, own: list[QuerySetUpdate]) -> 
     return InternalError(message)
 
 
-def _procedure_status(outcome: ProcedureCallOutcome) -> ProcedureStatus:
+def _procedure_result(outcome: ProcedureCallOutcome, request_id: int) -> ProcedureResult:
+    """The real server's message: a failure carries the Unix epoch and no duration."""
     if outcome.status is CallStatus.OK:
-        return Returned(outcome.return_value)
-    return InternalError(outcome.message or "")
+        return ProcedureResult(
+            Returned(outcome.return_value),
+            outcome.timestamp,
+            TimeDuration(outcome.duration_micros),
+            request_id,
+        )
+    return ProcedureResult(
+        InternalError(outcome.message or ""), Timestamp(0), TimeDuration(0), request_id
+    )
 
 
 class DatabaseRuntime:
@@ -173,6 +204,10 @@ class DatabaseRuntime:
         self.subscriptions = SubscriptionManager(database, self.catalog)
         # Keyed by ClientKey; typed as the subscription manager's keys, which are the same.
         self._sinks: dict[Hashable, ClientSink] = {}
+        #: ``ctx.sender_auth`` of each connection's calls (its token's claims).
+        self._auth: dict[ClientKey, AuthCtx] = {}
+        #: True while a scheduled procedure holds the schedule's one slot.
+        self._schedule_busy = False
         self._poisoned: set[ClientKey] = set()
         self._post_buffer: list[tuple[ClientSink, list[bytes]]] | None = None
         # Loop-thread state.
@@ -181,6 +216,8 @@ class DatabaseRuntime:
         self._closed = False
         #: Set (from the loop) when the server stops: queued WebSocket requests are skipped.
         self._closing = False
+        #: Set with ``_closing``: wakes sleeping procedures, which then fail.
+        self._stopping = threading.Event()
         database.add_commit_listener(self._on_commit)
         self._schema_v9 = raw_module_def_to_json(database.schema.to_raw_v9(), wrapped=False)
         self._schema_v10 = raw_module_def_to_json(database.schema.to_raw_v10(), wrapped=False)
@@ -244,12 +281,14 @@ class DatabaseRuntime:
     def begin_shutdown(self) -> None:
         """Skip WebSocket requests queued but not yet started (the server is stopping)."""
         self._closing = True
+        self._stopping.set()
 
     async def close(self) -> None:
         """Stop timers, wait for queued work, release the data directory."""
         if self._closed:
             return
         self._closing = True
+        self._stopping.set()
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
@@ -321,26 +360,83 @@ class DatabaseRuntime:
                 self._executor.submit(_guarded, self._run_due_schedules)
 
     def _run_due_schedules(self) -> None:
+        if self._schedule_busy:
+            return  # the running scheduled procedure re-runs the schedule when it ends
         try:
-            self.database.run_due_schedules()
+            self.database.run_due_schedules(
+                start_procedure=self._start_scheduled_procedure, on_database=self._on_database
+            )
         except BaseException:  # the timer must keep running whatever happened
             log.exception("scheduled calls of database %s failed", self.name)
         self._rearm_schedule_timer()
 
+    def _start_scheduled_procedure(self, run: Callable[[], ProcedureCallOutcome]) -> None:
+        """(Worker thread) Run a scheduled procedure on a thread of its own, holding the
+        schedule's slot until it ends."""
+        self._schedule_busy = True
+
+        def finished() -> None:
+            self._schedule_busy = False
+            self._run_due_schedules()
+
+        def body() -> None:
+            try:
+                run()
+            finally:
+                self._submit_quietly(finished)
+
+        _start_thread(body, f"stdb-proc-{self.name}-scheduled")
+
+    # ============================================================================ procedures
+    def _on_database(self, job: Callable[[], T]) -> T:
+        """Run ``job`` on the database thread (directly when already on it) and return its
+        result; a procedure's ``with_tx`` goes through here."""
+        if getattr(_ON_DATABASE_THREAD, "active", False):
+            return job()
+        if self._closing:
+            raise DatabaseStoppingError(f"database {self.name} is shutting down")
+        # Not _guarded: what the module raised (SystemExit too) goes back to the procedure.
+        return self._executor.submit(job).result()
+
+    def _sleep(self, wake_at: Timestamp) -> Timestamp:
+        """``ctx.sleep_until`` of procedures: wait off the database thread; a server that
+        stops meanwhile ends the wait with :class:`DatabaseStoppingError`."""
+        delay = (wake_at.micros_since_unix_epoch - Timestamp.now().micros_since_unix_epoch) / 1e6
+        if self._stopping.wait(max(delay, 0.0)):
+            raise DatabaseStoppingError(f"database {self.name} is shutting down")
+        return Timestamp.now()
+
+    def _submit_quietly(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn`` on the database thread unless the database has shut down."""
+        with contextlib.suppress(RuntimeError):  # the executor is shut down
+            self._executor.submit(_guarded, fn, *args)
+
     # ============================================================================ WebSocket work
     async def connect(
-        self, identity: Identity, connection_id: ConnectionId, sink: ClientSink
+        self,
+        identity: Identity,
+        connection_id: ConnectionId,
+        sink: ClientSink,
+        token: str | None = None,
     ) -> str | None:
-        """Run ``client_connected``; None when accepted (the sink then gets messages)."""
-        return await self._run(self._connect, identity, connection_id, sink)
+        """Run ``client_connected``; None when accepted (the sink then gets messages). The
+        connection's calls see ``token``'s claims in ``ctx.sender_auth``."""
+        auth = AuthCtx.from_jwt_payload(token_payload(token)) if token is not None else None
+        return await self._run(self._connect, identity, connection_id, sink, auth)
 
     def _connect(
-        self, identity: Identity, connection_id: ConnectionId, sink: ClientSink
+        self,
+        identity: Identity,
+        connection_id: ConnectionId,
+        sink: ClientSink,
+        auth: AuthCtx | None = None,
     ) -> str | None:
-        refusal = self.database.client_connected(identity, connection_id)
+        refusal = self.database.client_connected(identity, connection_id, sender_auth=auth)
         if refusal is None:
             key = (identity, connection_id)
             self._sinks[key] = sink
+            if auth is not None:
+                self._auth[key] = auth
             self.subscriptions.add_client(key, identity)
         return refusal
 
@@ -352,8 +448,9 @@ class DatabaseRuntime:
         key = (identity, connection_id)
         self._sinks.pop(key, None)
         self._poisoned.discard(key)
+        auth = self._auth.pop(key, None)
         self.subscriptions.remove_client(key)
-        self.database.client_disconnected(identity, connection_id)
+        self.database.client_disconnected(identity, connection_id, sender_auth=auth)
 
     def submit_requests(
         self, identity: Identity, connection_id: ConnectionId, requests: Sequence[ClientRequest]
@@ -408,25 +505,25 @@ class DatabaseRuntime:
         call = _WebSocketCall(key)
         identity, connection_id = key
         outcome = self.database.call_reducer(
-            request.reducer, request.args, identity, connection_id, request=call
-        )
+            request.reducer, request.args, identity, connection_id, request=call,
+            sender_auth=self._auth.get(key),
+        )  # fmt: skip
         result = _reducer_outcome(outcome, call.own_updates)
         self._send(key, ReducerResult(request.request_id, outcome.timestamp, result))
 
     def _call_procedure(self, key: ClientKey, request: CallProcedure) -> None:
+        """Start the procedure on a thread of its own (see the module docstring)."""
         identity, connection_id = key
-        outcome = self.database.call_procedure(
-            request.procedure, request.args, identity, connection_id
-        )
-        self._send(
-            key,
-            ProcedureResult(
-                _procedure_status(outcome),
-                outcome.timestamp,
-                TimeDuration(outcome.duration_micros),
-                request.request_id,
-            ),
-        )
+        auth = self._auth.get(key)
+
+        def body() -> None:
+            outcome = self.database.call_procedure(
+                request.procedure, request.args, identity, connection_id,
+                sender_auth=auth, on_database=self._on_database, sleep=self._sleep,
+            )  # fmt: skip
+            self._submit_quietly(self._send, key, _procedure_result(outcome, request.request_id))
+
+        _start_thread(body, f"stdb-proc-{self.name}")
 
     # ============================================================================ HTTP work
     async def http_sql(self, identity: Identity, text: str) -> HttpAnswer:
@@ -451,40 +548,60 @@ class DatabaseRuntime:
         )
         return answer
 
-    async def http_call(self, identity: Identity, function: str, body: Any) -> HttpAnswer:
-        """``POST …/call/<function>`` with parsed JSON ``body`` (connect, call, disconnect)."""
-        return await self._run(self._http_call, identity, function, body)
+    async def http_call(
+        self, identity: Identity, function: str, body: Any, token: str | None = None
+    ) -> HttpAnswer:
+        """``POST …/call/<function>`` with parsed JSON ``body`` (connect, call, disconnect);
+        the call sees ``token``'s claims in ``ctx.sender_auth``. A procedure runs off the
+        database thread, as over WebSocket."""
+        auth = AuthCtx.from_jwt_payload(token_payload(token)) if token is not None else None
+        schema = self.database.schema
+        procedure = schema.find_procedure(function)
+        if schema.find_reducer(function) is not None or procedure is None:
+            return await self._run(self._http_call, identity, function, body, auth)
+        connection_id = ConnectionId.random()
+        refusal = await self._run(self._http_connect, identity, connection_id, auth)
+        if refusal is not None:
+            return HttpAnswer(403, refusal)
+        try:
+            return await asyncio.to_thread(
+                self._http_procedure, identity, connection_id, procedure.name,
+                procedure.params_type, procedure.return_type, body, auth,
+            )  # fmt: skip
+        finally:
+            await self._run(
+                functools.partial(
+                    self.database.client_disconnected, identity, connection_id, sender_auth=auth
+                )
+            )
+
+    def _http_connect(
+        self, identity: Identity, connection_id: ConnectionId, auth: AuthCtx | None
+    ) -> str | None:
+        return self.database.client_connected(identity, connection_id, sender_auth=auth)
 
     def _encode_args(self, params: ProductType, body: Any) -> bytes:
         typespace: Typespace = self.database.schema.typespace
         value = value_from_json(params, body, typespace)
         return compile_codec(params, typespace).encode(value)
 
-    def _http_call(self, identity: Identity, function: str, body: Any) -> HttpAnswer:
+    def _http_call(
+        self, identity: Identity, function: str, body: Any, auth: AuthCtx | None = None
+    ) -> HttpAnswer:
+        """A reducer call (or the 404 of a function that is neither) on the database thread."""
         connection_id = ConnectionId.random()
-        refusal = self.database.client_connected(identity, connection_id)
+        refusal = self.database.client_connected(identity, connection_id, sender_auth=auth)
         if refusal is not None:
             return HttpAnswer(403, refusal)
         try:
-            schema = self.database.schema
-            reducer = schema.find_reducer(function)
-            if reducer is not None:
-                return self._http_reducer(
-                    identity, connection_id, reducer.name, reducer.params_type, body
-                )
-            procedure = schema.find_procedure(function)
-            if procedure is None:  # the server falls back to procedures, hence the wording
+            reducer = self.database.schema.find_reducer(function)
+            if reducer is None:  # the server falls back to procedures, hence the wording
                 return HttpAnswer(404, "No such procedure")
-            return self._http_procedure(
-                identity,
-                connection_id,
-                procedure.name,
-                procedure.params_type,
-                procedure.return_type,
-                body,
+            return self._http_reducer(
+                identity, connection_id, reducer.name, reducer.params_type, body, auth
             )
         finally:
-            self.database.client_disconnected(identity, connection_id)
+            self.database.client_disconnected(identity, connection_id, sender_auth=auth)
 
     def _http_reducer(
         self,
@@ -493,12 +610,13 @@ class DatabaseRuntime:
         name: str,
         params: ProductType,
         body: Any,
+        auth: AuthCtx | None = None,
     ) -> HttpAnswer:
         try:
             args = self._encode_args(params, body)
         except (SatsJsonError, SpacetimeDBError, TypeError, ValueError, RecursionError) as exc:
             return HttpAnswer(400, f"invalid arguments for reducer {name}: {exc}")
-        outcome = self.database.call_reducer(name, args, identity, connection_id)
+        outcome = self.database.call_reducer(name, args, identity, connection_id, sender_auth=auth)
         headers = {
             "spacetime-energy-used": "0",
             "spacetime-execution-duration-micros": str(outcome.duration_micros),
@@ -524,12 +642,17 @@ class DatabaseRuntime:
         params: ProductType,
         return_type: Any,
         body: Any,
+        auth: AuthCtx | None = None,
     ) -> HttpAnswer:
+        """(A thread of its own) Run the procedure; its transactions go to the database."""
         try:
             args = self._encode_args(params, body)
         except (SatsJsonError, SpacetimeDBError, TypeError, ValueError, RecursionError) as exc:
             return HttpAnswer(400, f"invalid arguments for procedure {name}: {exc}")
-        outcome = self.database.call_procedure(name, args, identity, connection_id)
+        outcome = self.database.call_procedure(
+            name, args, identity, connection_id,
+            sender_auth=auth, on_database=self._on_database, sleep=self._sleep,
+        )  # fmt: skip
         headers = {
             "spacetime-energy-used": "0",
             "spacetime-execution-duration-micros": str(outcome.duration_micros),
@@ -565,8 +688,21 @@ class DatabaseRuntime:
 def _worker(name: str) -> concurrent.futures.ThreadPoolExecutor:
     """The one thread a database runs on."""
     return concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix=f"stdb-db-{name}"
+        max_workers=1, thread_name_prefix=f"stdb-db-{name}", initializer=_mark_database_thread
     )
+
+
+def _start_thread(body: Callable[[], None], name: str) -> None:
+    """Run a procedure on a daemon thread (a procedure still waiting when the process exits
+    must not keep it alive); whatever escapes it is logged."""
+
+    def guarded() -> None:
+        try:
+            body()
+        except BaseException:
+            log.exception("procedure thread %s failed", name)
+
+    threading.Thread(target=guarded, name=name, daemon=True).start()
 
 
 def _deliver(batch: list[tuple[ClientSink, list[bytes]]]) -> None:

@@ -1,7 +1,9 @@
 """``Database``: one hosted database running a Python module.
 
-The network layer drives a :class:`Database` from its event-loop thread; every method is
-synchronous and runs to completion (there is no concurrency inside a database)::
+The network layer drives a :class:`Database` from one thread of its own; every method is
+synchronous and runs to completion (there is no concurrency inside a database). Procedures are
+the exception the host allows for: their code may run on another thread, each ``with_tx``
+being handed to the database's thread (``on_database=``)::
 
     db = Database.open("quickstart-chat", "server/", data_dir="data/chat", owner=owner_identity)
     db.add_commit_listener(on_commit)             # fan-out of every committed transaction
@@ -23,6 +25,7 @@ left in ``st_client`` are disconnected (their ``client_disconnected`` runs).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +56,7 @@ from spacetimedb_sdk.local_server.st_client import ClientRow
 from spacetimedb_sdk.local_server.table_handles import DbView, TableHandle
 from spacetimedb_sdk.local_server.table_spec import ColumnSpec, IndexSpec, ScheduleSpec, TableSpec
 from spacetimedb_sdk.local_server.tx_delta import TxDelta
+from spacetimedb_sdk.module.auth import AuthCtx
 from spacetimedb_sdk.module.context import ProcedureContext, ReducerContext, TxContext
 from spacetimedb_sdk.module.describe import FunctionModel, ModuleModel, build_module_model
 from spacetimedb_sdk.module.errors import SenderError
@@ -63,10 +67,13 @@ from spacetimedb_sdk.timestamp import Timestamp
 
 __all__ = [
     "DUPLICATE_CONNECTION_TEXT",
+    "PROCEDURE_FATAL_ERROR_PREFIX",
     "CommitListener",
     "CommitRefusedError",
     "Database",
     "GenericTx",
+    "OnDatabase",
+    "ProcedureStarter",
 ]
 
 log = logging.getLogger("spacetimedb_sdk.local_server")
@@ -75,6 +82,19 @@ log = logging.getLogger("spacetimedb_sdk.local_server")
 DUPLICATE_CONNECTION_TEXT: Final = "this identity is already connected with this connection id"
 #: A commit listener; called synchronously after each durable commit.
 CommitListener = Callable[[CommitInfo], None]
+#: Runs a job where the database may be used (its thread) and returns what the job returns; a
+#: procedure's transactions go through it, so the procedure itself may run on another thread.
+OnDatabase = Callable[[Callable[[], Any]], Any]
+#: Takes a scheduled procedure's run (a job to call off the database thread); see
+#: :meth:`Database.run_due_schedules`.
+ProcedureStarter = Callable[[Callable[[], "ProcedureCallOutcome"]], None]
+#: How a failed procedure is reported, as the real server words it; the exception follows.
+PROCEDURE_FATAL_ERROR_PREFIX: Final = "The module instance encountered a fatal error: "
+
+
+def _run_here(job: Callable[[], Any]) -> Any:
+    return job()
+
 
 _LIFECYCLE_NAMES: Final = {
     Lifecycle.INIT: "Init",
@@ -435,10 +455,13 @@ class Database:
         request: object | None,
         meta: dict[str, bytes] | None = None,
         started: float | None = None,
+        sender_auth: AuthCtx | None = None,
     ) -> ReducerCallOutcome:
         started = time.perf_counter() if started is None else started
         tx = self._ds.begin(timestamp)
-        ctx = ReducerContext(sender, connection_id, timestamp, self.identity, self.db_view)
+        ctx = ReducerContext(
+            sender, connection_id, timestamp, self.identity, self.db_view, sender_auth=sender_auth
+        )
         try:
             f.model.fn(ctx, *args)
         except SenderError as exc:
@@ -483,12 +506,15 @@ class Database:
         connection_id: ConnectionId | None = None,
         timestamp: Timestamp | None = None,
         request: object | None = None,
+        *,
+        sender_auth: AuthCtx | None = None,
     ) -> ReducerCallOutcome:
         """Call reducer ``name`` (canonical) with BSATN ``args`` on behalf of a client.
 
         Lifecycle reducers are refused (``LIFECYCLE``); private reducers look nonexistent to
         anyone but the owner (``NO_SUCH_FUNCTION``). ``request`` is passed through to the
-        :class:`CommitInfo` of the commit, if any.
+        :class:`CommitInfo` of the commit, if any; ``sender_auth`` is the caller's
+        ``ctx.sender_auth`` (default: no token for a client call).
         """
         started = time.perf_counter()
         ts = timestamp if timestamp is not None else self.clock()
@@ -511,8 +537,9 @@ class Database:
             log.exception("decoding the arguments of reducer %s failed", name)
             return self._failed(f, CallStatus.INTERNAL_ERROR, FATAL_ERROR_TEXT, ts, started)
         return self._run_reducer(
-            f, values, caller_identity, connection_id, ts, TxKind.REDUCER, request, None, started
-        )
+            f, values, caller_identity, connection_id, ts, TxKind.REDUCER, request, None, started,
+            sender_auth,
+        )  # fmt: skip
 
     # ============================================================================ procedures
     def call_procedure(
@@ -523,10 +550,20 @@ class Database:
         connection_id: ConnectionId | None = None,
         timestamp: Timestamp | None = None,
         request: object | None = None,
+        *,
+        sender_auth: AuthCtx | None = None,
+        on_database: OnDatabase = _run_here,
+        sleep: Callable[[Timestamp], Timestamp] | None = None,
     ) -> ProcedureCallOutcome:
         """Call procedure ``name`` (canonical) with BSATN ``args``; its return value as BSATN.
 
-        Each ``ctx.with_tx`` block commits on its own (listeners see ``TxKind.PROCEDURE``).
+        Each ``ctx.with_tx`` block commits on its own (listeners see ``TxKind.PROCEDURE``) and
+        runs through ``on_database``: by default right here, so this method then belongs on the
+        database's thread like every other; a host that passes a job runner calls this from a
+        thread of the procedure's own and the database is free while the procedure waits
+        (``ctx.sleep_until``, ``ctx.http``). ``sleep`` replaces the default wait of
+        ``ctx.sleep_until``. A procedure that raises fails with
+        :data:`PROCEDURE_FATAL_ERROR_PREFIX` and the exception.
         """
         started = time.perf_counter()
         ts = timestamp if timestamp is not None else self.clock()
@@ -538,10 +575,13 @@ class Database:
         except BsatnDecodeError as exc:
             message = f"invalid arguments for procedure {name}: {exc}"
             return ProcedureCallOutcome(name, CallStatus.BAD_ARGS, message, ts)
-        except BaseException:  # a module class's constructor failed on the decoded values
+        except BaseException as exc:  # a module class's constructor failed on the decoded values
             log.exception("decoding the arguments of procedure %s failed", name)
-            return ProcedureCallOutcome(name, CallStatus.INTERNAL_ERROR, FATAL_ERROR_TEXT, ts)
-        return self._run_procedure(f, values, caller_identity, connection_id, ts, request, started)
+            return ProcedureCallOutcome(name, CallStatus.INTERNAL_ERROR, _fatal(exc), ts)
+        return self._run_procedure(
+            f, values, caller_identity, connection_id, ts, request, started,
+            sender_auth=sender_auth, on_database=on_database, sleep=sleep,
+        )  # fmt: skip
 
     def _run_procedure(
         self,
@@ -552,30 +592,42 @@ class Database:
         timestamp: Timestamp,
         request: object | None,
         started: float,
+        *,
+        sender_auth: AuthCtx | None = None,
+        on_database: OnDatabase = _run_here,
+        sleep: Callable[[Timestamp], Timestamp] | None = None,
     ) -> ProcedureCallOutcome:
-        def run_tx(body: Callable[[TxContext], Any]) -> Any:
+        def one_tx(body: Callable[[TxContext], Any]) -> Any:
             tx_ts = self.clock()
             tx = self._ds.begin(tx_ts)
-            tx_ctx = TxContext(sender, connection_id, tx_ts, self.identity, self.db_view)
+            tx_ctx = TxContext(
+                sender, connection_id, tx_ts, self.identity, self.db_view,
+                sender_auth=sender_auth,
+            )  # fmt: skip
             try:
                 result = body(tx_ctx)
+                self._commit(tx, TxKind.PROCEDURE, f.name, sender, connection_id, tx_ts, request)
             except BaseException:
-                tx.rollback()
+                if self._ds.current is tx:
+                    tx.rollback()
                 raise
-            self._commit(tx, TxKind.PROCEDURE, f.name, sender, connection_id, tx_ts, request)
             return result
 
-        ctx = ProcedureContext(sender, connection_id, timestamp, self.identity, run_tx)
+        def run_tx(body: Callable[[TxContext], Any]) -> Any:
+            return on_database(lambda: one_tx(body))
+
+        ctx = ProcedureContext(
+            sender, connection_id, timestamp, self.identity, run_tx,
+            sender_auth=sender_auth, sleep=sleep,
+        )  # fmt: skip
         try:
             result = f.model.fn(ctx, *args)
             assert f.return_codec is not None
             encoded = f.return_codec.encode(result)
-        except BaseException:  # SystemExit, KeyboardInterrupt too: the call fails, not the host
-            if self._ds.current is not None:
-                self._ds.current.rollback()
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the call fails
             log.exception("procedure %s failed (caller %s)", f.name, sender)
             return ProcedureCallOutcome(
-                f.name, CallStatus.INTERNAL_ERROR, FATAL_ERROR_TEXT, timestamp,
+                f.name, CallStatus.INTERNAL_ERROR, _fatal(exc), timestamp,
                 duration_micros=_micros_since(started),
             )  # fmt: skip
         return ProcedureCallOutcome(
@@ -589,10 +641,13 @@ class Database:
         connection_id: ConnectionId,
         timestamp: Timestamp | None = None,
         request: object | None = None,
+        *,
+        sender_auth: AuthCtx | None = None,
     ) -> str | None:
         """Register a new connection and run ``client_connected``; None if accepted, else the
         rejection text (the reducer's ``SenderError`` text, the fatal-error text, or
-        :data:`DUPLICATE_CONNECTION_TEXT` when this identity already uses this connection id)."""
+        :data:`DUPLICATE_CONNECTION_TEXT` when this identity already uses this connection id).
+        ``sender_auth`` is the reducer's ``ctx.sender_auth``."""
         st = self._ds.st_client
         row = ClientRow(identity, connection_id)
         if st.codec.encode(row) in st.rows:  # st_client is unique on (identity, connection id)
@@ -603,7 +658,7 @@ class Database:
         try:
             tx.insert(st, row)
             if f is not None:
-                f.model.fn(ReducerContext(identity, connection_id, ts, self.identity, self.db_view))
+                f.model.fn(self._lifecycle_ctx(identity, connection_id, ts, sender_auth))
         except SenderError as exc:
             tx.rollback()
             return str(exc)
@@ -622,6 +677,8 @@ class Database:
         connection_id: ConnectionId,
         timestamp: Timestamp | None = None,
         request: object | None = None,
+        *,
+        sender_auth: AuthCtx | None = None,
     ) -> None:
         """Run ``client_disconnected`` and drop the connection from ``st_client`` (only if it is
         registered). If the reducer fails, the connection is dropped anyway."""
@@ -634,7 +691,7 @@ class Database:
         tx = self._ds.begin(ts)
         try:
             if f is not None:
-                f.model.fn(ReducerContext(identity, connection_id, ts, self.identity, self.db_view))
+                f.model.fn(self._lifecycle_ctx(identity, connection_id, ts, sender_auth))
             tx.delete(st, row)
         except BaseException:  # SystemExit, KeyboardInterrupt too: the client leaves anyway
             tx.rollback()
@@ -651,6 +708,17 @@ class Database:
             connection_id,
             ts,
             request,
+        )
+
+    def _lifecycle_ctx(
+        self,
+        identity: Identity,
+        connection_id: ConnectionId,
+        ts: Timestamp,
+        sender_auth: AuthCtx | None,
+    ) -> ReducerContext:
+        return ReducerContext(
+            identity, connection_id, ts, self.identity, self.db_view, sender_auth=sender_auth
         )
 
     def connected_clients(self) -> list[tuple[Identity, ConnectionId]]:
@@ -687,7 +755,10 @@ class Database:
         return None if due is None else Timestamp(due)
 
     def run_due_schedules(
-        self, now: Timestamp | None = None
+        self,
+        now: Timestamp | None = None,
+        start_procedure: ProcedureStarter | None = None,
+        on_database: OnDatabase = _run_here,
     ) -> list[ReducerCallOutcome | ProcedureCallOutcome]:
         """Run every scheduled call due at ``now`` (default: the clock), earliest first.
 
@@ -695,6 +766,11 @@ class Database:
         One-shot (``Time``) rows are deleted after their reducer's transaction (even a failed
         one) or before their procedure runs; ``Interval`` rows are re-armed at the previous due
         time plus the interval (missed ticks are skipped).
+
+        With ``start_procedure``, a due procedure is not run here: its run (whose transactions
+        go through ``on_database``) is handed to ``start_procedure`` and this method returns at
+        once. As on the real server, the schedule has one slot: nothing else scheduled should
+        run until that procedure has finished (the caller then calls this method again).
         """
         now = now if now is not None else self.clock()
         outcomes: list[ReducerCallOutcome | ProcedureCallOutcome] = []
@@ -736,11 +812,14 @@ class Database:
             else:
                 if one_shot:
                     self._delete_schedule_row(table_name, row_bytes, now)
-                outcomes.append(
-                    self._run_procedure(
-                        f, (row,), self.identity, None, now, None, time.perf_counter()
-                    )
-                )
+                run = functools.partial(
+                    self._run_procedure, f, (row,), self.identity, None, now, None,
+                    time.perf_counter(), on_database=on_database,
+                )  # fmt: skip
+                if start_procedure is not None:
+                    start_procedure(run)
+                    return outcomes
+                outcomes.append(run())
 
     def _delete_schedule_row(self, table_name: str, row: bytes, now: Timestamp) -> None:
         table = self._ds.table(table_name)
@@ -817,6 +896,11 @@ def _describe(py_module: ModuleType) -> ModuleModel:
         raise ModuleLoadError(
             f"module {py_module.__name__} raised {type(exc).__name__} while being described"
         ) from exc
+
+
+def _fatal(exc: BaseException) -> str:
+    """A failed procedure's text: the real server's words, then what the module raised."""
+    return f"{PROCEDURE_FATAL_ERROR_PREFIX}{type(exc).__name__}: {exc}"
 
 
 def _micros_since(started: float) -> int:

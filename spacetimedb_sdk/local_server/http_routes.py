@@ -269,7 +269,9 @@ async def database_call(request: web.Request) -> web.Response:
         return _text(400, f"Failed to parse the request body as JSON: {exc}", headers)
     except RecursionError:
         return _text(400, "Failed to parse the request body as JSON: nested too deeply", headers)
-    answer = await database.http_call(caller.identity, request.match_info["function"], body)
+    answer = await database.http_call(
+        caller.identity, request.match_info["function"], body, caller.token
+    )
     return _answer(answer, caller)
 
 

@@ -8,6 +8,7 @@ and token, minted for it alone. Identity routes and ``/v1/ping`` never mint.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -22,6 +23,7 @@ __all__ = [
     "authenticate",
     "caller_headers",
     "presented_token",
+    "token_payload",
 ]
 
 #: Response headers describing the caller on database routes and the WebSocket upgrade.
@@ -72,3 +74,9 @@ def authenticate(
 def caller_headers(caller: Caller) -> dict[str, str]:
     """The ``spacetime-identity`` / ``spacetime-identity-token`` response headers."""
     return {IDENTITY_HEADER: caller.identity.to_hex(), IDENTITY_TOKEN_HEADER: caller.token}
+
+
+def token_payload(token: str) -> str:
+    """The JSON payload of a (validated) JWT, as text: what ``ctx.sender_auth`` shows."""
+    part = token.split(".")[1]
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()

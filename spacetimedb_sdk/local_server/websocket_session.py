@@ -163,7 +163,9 @@ class WebSocketSession:
     # ============================================================================ entry point
     async def run(self) -> None:
         """Serve the connection until it ends; ``client_disconnected`` has run on return."""
-        refusal = await self._runtime.connect(self.identity, self.connection_id, self.deliver)
+        refusal = await self._runtime.connect(
+            self.identity, self.connection_id, self.deliver, self.caller.token
+        )
         if refusal is not None:
             log.info("client_connected rejected %s: %s", self.identity, refusal)
             self._drop()
