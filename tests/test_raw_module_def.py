@@ -304,8 +304,11 @@ def test_bad_top_level(data: bytes) -> None:
 
 
 def test_unknown_section_tag_and_trailing_bytes() -> None:
-    # One section with tag 15 (unknown).
+    # One section with tag 15 (unknown), followed by enough bytes that the array's length claim
+    # is plausible (a bare tag is refused earlier, as too short for one section).
     with pytest.raises(BsatnDecodeError, match="tag 15"):
+        decode_raw_module_def(b"\x02\x01\x00\x00\x00\x0f" + b"\x00" * 8)
+    with pytest.raises(BsatnDecodeError, match="Array claims 1 element"):
         decode_raw_module_def(b"\x02\x01\x00\x00\x00\x0f")
     data = fixture_bytes("bench")
     with pytest.raises(BsatnDecodeError, match="trailing"):
