@@ -7,7 +7,8 @@ times, one at a time, waiting for each call to commit; the latency of each call 
 the call until its result (and its row delta) has been applied. Measured for the asyncio driver
 (``await conn.reducers.send_message(...)``) and the threaded driver
 (``conn.reducers.send_message(...).result()`` with ``run_threaded()``). Prints JSON with p50,
-p90, p99 and max in milliseconds.
+p90, p99 and max in milliseconds. ``--url ws://...`` uses a running server's ``chat`` database
+instead (``bench_vs_ts.py`` runs the TypeScript twin, ``benchmarks/ts/``, against the same one).
 """
 
 from __future__ import annotations
@@ -94,16 +95,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--calls", type=int, default=2000, help="measured calls per driver")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured calls first")
+    parser.add_argument("--url", help="a running server with the chat module as `chat`")
     args = parser.parse_args()
-    proc, url = _start_server()
+    proc, url = (None, args.url) if args.url else _start_server()
     try:
         results = {
             "asyncio": asyncio.run(_asyncio_driver(url, args.calls, args.warmup)),
             "threaded": _threaded_driver(url, args.calls, args.warmup),
         }
     finally:
-        proc.terminate()
-        proc.wait(30)
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
     report = {
         "benchmark": "reducer_round_trip",
         "python": platform.python_version(),

@@ -1,4 +1,4 @@
-"""Write the benchmark's 100k-row ``SubscribeApplied`` messages: ``make_bench_messages.py [--out DIR]``.
+"""Write the benchmark's server messages: ``make_bench_messages.py [--out DIR]``.
 
 Each output file holds exactly one BSATN-encoded v2 ``ServerMessage`` (no compression tag byte,
 no v3 framing), as ``bench_apply.py --message FILE`` reads it. The rows follow the bench module
@@ -7,7 +7,11 @@ no v3 framing), as ``bench_apply.py --message FILE`` reads it. The rows follow t
 * ``subscribe_applied_message_100k.bsatn``: ``message {sender: Identity, sent: Timestamp,
   text: String}``, variable-size rows, so the server would send ``RowOffsets``;
 * ``subscribe_applied_entity_100k.bsatn``: ``entity {id: u64, x: f32, y: f32, z: f32, hp: u32}``,
-  24-byte rows sent as ``FixedSize(24)``.
+  24-byte rows sent as ``FixedSize(24)``;
+* ``transaction_update_entity_10k.bsatn``: a ``TransactionUpdate`` on ``entity`` (primary key
+  ``id``) deleting 10,000 of those rows (every tenth id) and inserting a new version of each (same
+  id, new position and hp): 10,000 updates, a game client's steady state. It applies to a cache
+  filled by the ``entity`` message.
 
 The rows are deterministic (a fixed seed), so every run writes the same bytes.
 """
@@ -23,10 +27,14 @@ from spacetimedb_sdk.algebraic_type import RefType
 from spacetimedb_sdk.bsatn import compile_codec
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.messages import (
+    PersistentTableRows,
     QueryRows,
     QuerySetId,
+    QuerySetUpdate,
     SingleTableRows,
     SubscribeApplied,
+    TableUpdate,
+    TransactionUpdate,
     encode_server_message,
 )
 from spacetimedb_sdk.row_list import BsatnRowList
@@ -99,6 +107,34 @@ def subscribe_applied(schema: ModuleSchema, table: str, rows: list[dict[str, Any
     return encode_server_message(message)
 
 
+def transaction_update(
+    schema: ModuleSchema, table: str, deletes: list[dict[str, Any]], inserts: list[dict[str, Any]]
+) -> bytes:
+    """The BSATN of a ``TransactionUpdate`` (query set 1) deleting and inserting rows of ``table``."""
+    info = schema.table(table)
+    codec = compile_codec(RefType(info.product_type_ref), schema.typespace)
+
+    def rows(values: list[dict[str, Any]]) -> BsatnRowList:
+        return BsatnRowList.from_rows((codec.encode(r) for r in values), codec.fixed_size)
+
+    update = PersistentTableRows(inserts=rows(inserts), deletes=rows(deletes))
+    table_update = TableUpdate(info.name, [update])
+    return encode_server_message(TransactionUpdate([QuerySetUpdate(QuerySetId(1), [table_update])]))
+
+
+def moved(rows: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """New versions of entity rows: same ids, new position and hp."""
+    return [
+        {
+            **row,
+            "x": row["x"] + rng.randint(-16, 16) / 4.0,
+            "y": row["y"] + rng.randint(-16, 16) / 4.0,
+            "hp": max(1, row["hp"] - rng.randint(0, 9)),
+        }
+        for row in rows
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Write both message files and print their paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -112,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
     suffix = f"{args.rows // 1000}k" if args.rows % 1000 == 0 else str(args.rows)
+    entities: list[dict[str, Any]] = []
     for table, rows in (
         ("message", message_rows(args.rows, rng)),
         ("entity", entity_rows(args.rows, rng)),
@@ -119,6 +156,14 @@ def main(argv: list[str] | None = None) -> None:
         path = args.out / f"subscribe_applied_{table}_{suffix}.bsatn"
         path.write_bytes(subscribe_applied(schema, table, rows))
         print(path)
+        if table == "entity":
+            entities = rows
+    old = entities[::10]
+    count = len(old)
+    suffix = f"{count // 1000}k" if count % 1000 == 0 else str(count)
+    path = args.out / f"transaction_update_entity_{suffix}.bsatn"
+    path.write_bytes(transaction_update(schema, "entity", old, moved(old, rng)))
+    print(path)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 // Bundles the TypeScript comparison benchmark with the pinned client installed in tests/ts_client
-// (run `npm ci` there first). Output: dist/bench_apply_ts.mjs.
+// (run `npm ci` there first). Output: dist/bench_apply_ts.mjs, dist/bench_roundtrip_ts.mjs.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,10 @@ const { build } = createRequire(path.join(tsClient, 'noop.js'))('esbuild');
 
 await build({
   absWorkingDir: here,
-  entryPoints: { bench_apply_ts: 'src/bench_apply_ts.ts' },
+  entryPoints: {
+    bench_apply_ts: 'src/bench_apply_ts.ts',
+    bench_roundtrip_ts: 'src/bench_roundtrip_ts.ts',
+  },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,
