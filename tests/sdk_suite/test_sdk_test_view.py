@@ -166,6 +166,7 @@ def test_subscribe_view_non_table_query_builder_return(s: Scenario) -> None:
     counter.wait_for_all()
 
 
+@pytest.mark.parametrize("driver", ["threaded", "asyncio"])
 def test_subscription_updates_for_view(s: Scenario) -> None:
     """``nearby_players`` follows both clients' moves: each sees the other arrive nearby and,
     once client 1 moves away, leave."""
@@ -262,6 +263,7 @@ def _connect_my_player_client(
     return s.build_and_run(builder)
 
 
+@pytest.mark.parametrize("driver", ["threaded", "asyncio"])
 def test_disconnect_does_not_break_sender_view_updates(s: Scenario) -> None:
     """Two clients of the per-client view ``my_player``; after client 2 disconnects, client 1
     still gets the delete of its own row."""
