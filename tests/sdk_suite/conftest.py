@@ -54,6 +54,10 @@ _FRESH = {
     "sdk_test_connect_disconnect": 2,
     # Auto-incremented ids must start at 1 (test_query_view adds a person for player 1).
     "sdk_test_case_conversion": 6,
+    # Each starts with no schedule rows, as on a new database (scheduled_proc repeats every
+    # second for as long as its row lives).
+    "sdk_test_procedure": 7,
+    "sdk_test_procedure_concurrency": 4,
 }
 
 
