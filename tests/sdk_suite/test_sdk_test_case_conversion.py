@@ -49,6 +49,8 @@ def _then_with_player(name: str, action: Callable[[Any, Any], None]) -> Callable
 
     def then(ctx: Any, outcome: Any) -> None:
         assert_committed("create_player_1")(ctx, outcome)
+        if isinstance(outcome, BaseException):
+            return  # answered by the scenario's own disconnect (see assert_committed)
         player = next((p for p in ctx.db.player_1.iter() if p.player_name == name), None)
         assert player is not None, f"{name} should exist"
         action(ctx, player)
