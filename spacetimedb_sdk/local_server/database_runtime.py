@@ -282,6 +282,7 @@ class DatabaseRuntime:
         """Skip WebSocket requests queued but not yet started (the server is stopping)."""
         self._closing = True
         self._stopping.set()
+        self.database.module_log.close_followers()
 
     async def close(self) -> None:
         """Stop timers, wait for queued work, release the data directory."""
@@ -289,6 +290,7 @@ class DatabaseRuntime:
             return
         self._closing = True
         self._stopping.set()
+        self.database.module_log.close_followers()
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()

@@ -42,6 +42,7 @@ from spacetimedb_sdk.local_server.datastore import Datastore, Transaction
 from spacetimedb_sdk.local_server.durability import Durability
 from spacetimedb_sdk.local_server.hosted_table import HostedTable
 from spacetimedb_sdk.local_server.module_loader import ModuleLoadError, load_module
+from spacetimedb_sdk.local_server.module_log import ModuleLog, install_capture, module_code
 from spacetimedb_sdk.local_server.outcomes import (
     FATAL_ERROR_TEXT,
     CallStatus,
@@ -172,6 +173,9 @@ class Database:
         self.model: ModuleModel = _describe(py_module)
         #: The validated, canonical schema (names as SQL and the wire use them).
         self.schema: ModuleSchema = ModuleSchema.from_raw(self.model.raw_def)
+        #: What the module's code logs (``GET /v1/database/<db>/logs``).
+        self.module_log = ModuleLog()
+        install_capture()
         self._listeners: list[CommitListener] = []
         self._pre_commit_hooks: list[Callable[[TxDelta], None]] = []
         self._schedules = ScheduleQueue()
@@ -463,13 +467,15 @@ class Database:
             sender, connection_id, timestamp, self.identity, self.db_view, sender_auth=sender_auth
         )
         try:
-            f.model.fn(ctx, *args)
+            with module_code(self.module_log, f.name):
+                f.model.fn(ctx, *args)
         except SenderError as exc:
             tx.rollback()
             return self._failed(f, CallStatus.USER_ERROR, str(exc), timestamp, started)
-        except BaseException:  # SystemExit, KeyboardInterrupt too: the call fails, not the host
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the call fails
             tx.rollback()
             log.exception("reducer %s failed (caller %s)", f.name, sender)
+            self._log_failure(f.name, exc)
             return self._failed(f, CallStatus.INTERNAL_ERROR, FATAL_ERROR_TEXT, timestamp, started)
 
         def outcome_of(delta: TxDelta) -> ReducerCallOutcome:
@@ -605,7 +611,8 @@ class Database:
                 sender_auth=sender_auth,
             )  # fmt: skip
             try:
-                result = body(tx_ctx)
+                with module_code(self.module_log, f.name):
+                    result = body(tx_ctx)
                 self._commit(tx, TxKind.PROCEDURE, f.name, sender, connection_id, tx_ts, request)
             except BaseException:
                 if self._ds.current is tx:
@@ -621,11 +628,13 @@ class Database:
             sender_auth=sender_auth, sleep=sleep,
         )  # fmt: skip
         try:
-            result = f.model.fn(ctx, *args)
+            with module_code(self.module_log, f.name):
+                result = f.model.fn(ctx, *args)
             assert f.return_codec is not None
             encoded = f.return_codec.encode(result)
         except BaseException as exc:  # SystemExit, KeyboardInterrupt too: the call fails
             log.exception("procedure %s failed (caller %s)", f.name, sender)
+            self._log_failure(f.name, exc)
             return ProcedureCallOutcome(
                 f.name, CallStatus.INTERNAL_ERROR, _fatal(exc), timestamp,
                 duration_micros=_micros_since(started),
@@ -658,7 +667,8 @@ class Database:
         try:
             tx.insert(st, row)
             if f is not None:
-                f.model.fn(self._lifecycle_ctx(identity, connection_id, ts, sender_auth))
+                with module_code(self.module_log, f.name):
+                    f.model.fn(self._lifecycle_ctx(identity, connection_id, ts, sender_auth))
         except SenderError as exc:
             tx.rollback()
             return str(exc)
@@ -691,7 +701,8 @@ class Database:
         tx = self._ds.begin(ts)
         try:
             if f is not None:
-                f.model.fn(self._lifecycle_ctx(identity, connection_id, ts, sender_auth))
+                with module_code(self.module_log, f.name):
+                    f.model.fn(self._lifecycle_ctx(identity, connection_id, ts, sender_auth))
             tx.delete(st, row)
         except BaseException:  # SystemExit, KeyboardInterrupt too: the client leaves anyway
             tx.rollback()
@@ -708,6 +719,15 @@ class Database:
             connection_id,
             ts,
             request,
+        )
+
+    def _log_failure(self, function: str, exc: BaseException) -> None:
+        """A failed call's line in the module log (the traceback goes to the server log)."""
+        self.module_log.write(
+            "Error",
+            f"{type(exc).__name__}: {exc}",
+            ts_micros=Timestamp.now().micros_since_unix_epoch,
+            function=function,
         )
 
     def _lifecycle_ctx(

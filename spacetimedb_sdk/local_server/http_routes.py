@@ -279,6 +279,64 @@ def _parse_json(raw: bytes) -> Any:
     return json.loads(raw.decode("utf-8"))
 
 
+_U32_MAX: Final = 2**32 - 1
+
+
+def _logs_query(query: Any) -> tuple[int | None, bool] | str:
+    """``num_lines`` (a u32) and ``follow`` (``true``/``false``), or why they are invalid."""
+    num_lines: int | None = None
+    raw_lines = query.get("num_lines")
+    if raw_lines is not None:
+        if not raw_lines.isascii() or not raw_lines.isdigit():
+            return "num_lines: invalid digit found in string"
+        num_lines = int(raw_lines)
+        if num_lines > _U32_MAX:
+            return "num_lines: number too large to fit in target type"
+    raw_follow = query.get("follow", "false")
+    if raw_follow not in ("true", "false"):
+        return "follow: provided string was not `true` or `false`"
+    return num_lines, raw_follow == "true"
+
+
+async def database_logs(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/database/<db>/logs?num_lines=N&follow=true``: the module's log as JSON lines
+    (owner only, as on the real server); ``follow`` keeps the response open and streams every
+    new line (after the last ``num_lines``, or only new ones without ``num_lines``)."""
+    found = _database_request(request)
+    if isinstance(found, web.Response):
+        return found
+    caller, database = found
+    headers = caller_headers(caller)
+    if caller.identity != database.owner_identity:
+        return _text(
+            403,
+            f"{caller.identity.to_hex()} is not authorized to perform action on database "
+            f"{database.identity.to_hex()}: view module logs",
+            headers,
+        )
+    parsed = _logs_query(request.query)
+    if isinstance(parsed, str):
+        return _text(400, f"Failed to deserialize query string: {parsed}", headers)
+    num_lines, follow = parsed
+    log = database.database.module_log
+    headers.update({"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"})
+    if not follow:
+        return web.Response(body="".join(log.tail(num_lines)).encode(), headers=headers)
+    lines, queue = log.follow(num_lines)
+    response = web.StreamResponse(headers=headers)
+    try:
+        await response.prepare(request)
+        if lines:
+            await response.write("".join(lines).encode())
+        while (line := await queue.get()) is not None:  # None: the server is stopping
+            await response.write(line.encode())
+    except (ConnectionError, RuntimeError):  # the client went away
+        pass
+    finally:
+        log.unfollow(queue)
+    return response
+
+
 def add_http_routes(app: web.Application) -> None:
     """Register every HTTP route (the WebSocket route is added separately)."""
     app.router.add_post("/v1/identity", create_identity)
@@ -294,3 +352,4 @@ def add_http_routes(app: web.Application) -> None:
     app.router.add_get("/v1/database/{database}/unstable/timestamp", database_timestamp)
     app.router.add_post("/v1/database/{database}/sql", database_sql)
     app.router.add_post("/v1/database/{database}/call/{function}", database_call)
+    app.router.add_get("/v1/database/{database}/logs", database_logs)
