@@ -408,6 +408,27 @@ class DatabaseRuntime:
             raise DatabaseStoppingError(f"database {self.name} is shutting down")
         return Timestamp.now()
 
+    async def _in_own_thread(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on a new thread (a waiting procedure must not hold a pool's thread)."""
+        loop = self._loop
+        done: asyncio.Future[T] = loop.create_future()
+
+        def settle(outcome: Callable[[], None]) -> None:
+            if not done.done():
+                outcome()
+
+        def body() -> None:
+            try:
+                result = fn()
+            except BaseException as exc:  # handed to the awaiting request, not raised here
+                error = exc if isinstance(exc, Exception) else DatabaseJobError(repr(exc))
+                loop.call_soon_threadsafe(settle, functools.partial(done.set_exception, error))
+            else:
+                loop.call_soon_threadsafe(settle, functools.partial(done.set_result, result))
+
+        _start_thread(body, f"stdb-proc-{self.name}-http")
+        return await done
+
     def _submit_quietly(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn`` on the database thread unless the database has shut down."""
         with contextlib.suppress(RuntimeError):  # the executor is shut down
@@ -566,10 +587,11 @@ class DatabaseRuntime:
         if refusal is not None:
             return HttpAnswer(403, refusal)
         try:
-            return await asyncio.to_thread(
+            run = functools.partial(
                 self._http_procedure, identity, connection_id, procedure.name,
                 procedure.params_type, procedure.return_type, body, auth,
             )  # fmt: skip
+            return await self._in_own_thread(run)
         finally:
             await self._run(
                 functools.partial(
