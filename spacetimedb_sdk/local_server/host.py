@@ -28,7 +28,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -61,6 +61,7 @@ from spacetimedb_sdk.module.auth import AuthCtx
 from spacetimedb_sdk.module.context import ProcedureContext, ReducerContext, TxContext
 from spacetimedb_sdk.module.describe import FunctionModel, ModuleModel, build_module_model
 from spacetimedb_sdk.module.errors import SenderError
+from spacetimedb_sdk.module.http import HttpClient, HttpError, HttpResponse
 from spacetimedb_sdk.raw_module_def import FunctionVisibility, Lifecycle, RawModuleDefV10
 from spacetimedb_sdk.schedule_at import ScheduleAt
 from spacetimedb_sdk.schema import ModuleSchema
@@ -69,6 +70,7 @@ from spacetimedb_sdk.timestamp import Timestamp
 __all__ = [
     "DUPLICATE_CONNECTION_TEXT",
     "PROCEDURE_FATAL_ERROR_PREFIX",
+    "WOULD_BLOCK_TEXT",
     "CommitListener",
     "CommitRefusedError",
     "Database",
@@ -93,8 +95,34 @@ ProcedureStarter = Callable[[Callable[[], "ProcedureCallOutcome"]], None]
 PROCEDURE_FATAL_ERROR_PREFIX: Final = "The module instance encountered a fatal error: "
 
 
+#: What a procedure is told when it makes a blocking call (``ctx.http``, a nested ``with_tx``)
+#: inside its own transaction, as the real server words it; the call's name follows.
+WOULD_BLOCK_TEXT: Final = "ABI call not allowed while holding open a transaction: "
+
+
 def _run_here(job: Callable[[], Any]) -> Any:
     return job()
+
+
+class _ProcedureHttp(HttpClient):
+    """``ctx.http`` of one procedure call: refused while the call holds a transaction open."""
+
+    def __init__(self, in_tx: Callable[[], bool]) -> None:
+        super().__init__()
+        self._in_tx = in_tx
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """As :meth:`HttpClient.request`; inside ``with_tx``, :class:`HttpError`."""
+        if self._in_tx():
+            raise HttpError(f"{WOULD_BLOCK_TEXT}ProcedureHttpRequest")
+        return super().request(method, url, body=body, headers=headers)
 
 
 _LIFECYCLE_NAMES: Final = {
@@ -620,12 +648,20 @@ class Database:
                 raise
             return result
 
+        open_tx = [False]
+
         def run_tx(body: Callable[[TxContext], Any]) -> Any:
-            return on_database(lambda: one_tx(body))
+            if open_tx[0]:  # waiting for the database thread from the database thread
+                raise RuntimeError(f"{WOULD_BLOCK_TEXT}ProcedureStartMutTransaction")
+            open_tx[0] = True
+            try:
+                return on_database(lambda: one_tx(body))
+            finally:
+                open_tx[0] = False
 
         ctx = ProcedureContext(
             sender, connection_id, timestamp, self.identity, run_tx,
-            sender_auth=sender_auth, sleep=sleep,
+            sender_auth=sender_auth, sleep=sleep, http=_ProcedureHttp(lambda: open_tx[0]),
         )  # fmt: skip
         try:
             with module_code(self.module_log, f.name):

@@ -51,6 +51,25 @@ def fetch(ctx: ProcedureContext, url: str) -> str:
 
 
 @procedure
+def http_in_tx(ctx: ProcedureContext, url: str) -> str:
+    """Requests ``url`` from inside a transaction (refused), then tries a nested one."""
+
+    def body(tx: TxContext) -> str:
+        try:
+            ctx.http.get(url)
+        except HttpError as exc:
+            return str(exc)
+        return "allowed"
+
+    refused = ctx.with_tx(body)
+    try:
+        ctx.with_tx(lambda tx: ctx.with_tx(lambda inner: None))
+    except RuntimeError as exc:
+        return f"{refused} / {exc}"
+    return f"{refused} / nested allowed"
+
+
+@procedure
 def post_echo(ctx: ProcedureContext, url: str, body: str) -> str:
     response = ctx.http.post(url, body, headers={"X-Test": "yes"})
     return f"{response.status} {response.text()}"
