@@ -44,11 +44,11 @@ from spacetimedb_sdk.client.testing import build_offline
 from spacetimedb_sdk.codegen.dynamic import load_module
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.messages import (
-    InitialConnection,
+    InitialConnectionMsg,
     ServerMessage,
-    Subscribe,
-    SubscribeApplied,
-    TransactionUpdate,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    TransactionUpdateMsg,
     decode_server_message,
 )
 from spacetimedb_sdk.schema import ModuleSchema
@@ -65,9 +65,9 @@ def load_schema(path: Path) -> ModuleSchema:
 
 
 def _tables(msg: ServerMessage) -> list[str]:
-    if isinstance(msg, SubscribeApplied):
+    if isinstance(msg, SubscribeAppliedMsg):
         return [t.table for t in msg.rows.tables]
-    if isinstance(msg, TransactionUpdate):
+    if isinstance(msg, TransactionUpdateMsg):
         if len(msg.query_sets) != 1:
             raise SystemExit("a TransactionUpdate for one query set is expected")
         return [t.table_name for t in msg.query_sets[0].tables]
@@ -75,9 +75,9 @@ def _tables(msg: ServerMessage) -> list[str]:
 
 
 def _row_count(msg: ServerMessage) -> int:
-    if isinstance(msg, SubscribeApplied):
+    if isinstance(msg, SubscribeAppliedMsg):
         return sum(len(t.rows) for t in msg.rows.tables)
-    if isinstance(msg, TransactionUpdate):
+    if isinstance(msg, TransactionUpdateMsg):
         return sum(
             len(getattr(r, "inserts", ())) + len(getattr(r, "deletes", ()))
             for qsu in msg.query_sets
@@ -87,7 +87,7 @@ def _row_count(msg: ServerMessage) -> int:
     return 0
 
 
-def _retarget(data: bytes, sub: Subscribe) -> bytes:
+def _retarget(data: bytes, sub: SubscribeMsg) -> bytes:
     """``data`` (a SubscribeApplied or TransactionUpdate) aimed at ``sub``'s ids."""
     out = bytearray(data)
     if out[0] == 1:  # SubscribeApplied: tag, request_id u32, query_set_id u32
@@ -111,7 +111,7 @@ class Case:
         msg = decode_server_message(data)
         self.rows = _row_count(msg)
         self.tables = _tables(msg)
-        self.is_update = isinstance(msg, TransactionUpdate)
+        self.is_update = isinstance(msg, TransactionUpdateMsg)
 
     def touched_field(self, table: str) -> str:
         """The column the callbacks read: the table's last one."""
@@ -125,11 +125,11 @@ class Case:
         conn, socket = build_offline(
             self.module.builder().with_uri("ws://bench.invalid").with_database_name("bench")
         )
-        socket.deliver(InitialConnection(Identity(1), ConnectionId(1), "bench-token"))
+        socket.deliver(InitialConnectionMsg(Identity(1), ConnectionId(1), "bench-token"))
         socket.take_sent()
         conn.subscription_builder().subscribe([f'SELECT * FROM "{t}"' for t in self.tables])
         (sub,) = socket.take_sent()
-        assert isinstance(sub, Subscribe)
+        assert isinstance(sub, SubscribeMsg)
         if self.prefill is not None and prefill:
             socket.deliver(b"\x00" + _retarget(self.prefill, sub))
             for handle in conn.db:

@@ -33,7 +33,7 @@ from spacetimedb_sdk.messages import (
     QueryRows,
     QuerySetId,
     SingleTableRows,
-    SubscribeApplied,
+    SubscribeAppliedMsg,
     decode_server_message,
     encode_server_message,
 )
@@ -83,11 +83,11 @@ def _bench_table(
 ) -> dict[str, Any]:
     encoded_rows = [codec.encode(v) for v in values]
     row_list = BsatnRowList.from_rows(encoded_rows, fixed_size=codec.fixed_size)
-    message = SubscribeApplied(1, QuerySetId(1), QueryRows([SingleTableRows(table, row_list)]))
+    message = SubscribeAppliedMsg(1, QuerySetId(1), QueryRows([SingleTableRows(table, row_list)]))
     frame = encode_server_message(message)
 
     decoded = decode_server_message(frame)
-    assert isinstance(decoded, SubscribeApplied)
+    assert isinstance(decoded, SubscribeAppliedMsg)
     rows = decoded.rows.tables[0].rows
     assert rows.rows() == encoded_rows
     assert rows.decode_rows(codec) == values

@@ -39,15 +39,15 @@ from spacetimedb_sdk.algebraic_type import STRING, product_of
 from spacetimedb_sdk.bsatn import compile_codec
 from spacetimedb_sdk.frames import V3_BSATN_PROTOCOL, decode_server_frame
 from spacetimedb_sdk.messages import (
-    CallReducer,
-    InitialConnection,
+    CallReducerMsg,
+    InitialConnectionMsg,
     QuerySetId,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
     ServerMessage,
-    Subscribe,
-    SubscribeApplied,
-    TransactionUpdate,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    TransactionUpdateMsg,
     encode_client_message,
 )
 
@@ -75,7 +75,7 @@ class Client:
             compression=None,
         )
         client = cls(ws)
-        assert isinstance(await client.recv(), InitialConnection)
+        assert isinstance(await client.recv(), InitialConnectionMsg)
         return client
 
     async def recv(self) -> ServerMessage:
@@ -93,28 +93,28 @@ async def _reducer_calls(ws_url: str, calls: int) -> dict[str, Any]:
     client = await Client.connect(ws_url)
     # Warm up.
     for i in range(50):
-        await client.send(CallReducer(i, 0, "send_message", _args("warm-up")))
-        assert isinstance(await client.recv(), ReducerResult)
+        await client.send(CallReducerMsg(i, 0, "send_message", _args("warm-up")))
+        assert isinstance(await client.recv(), ReducerResultMsg)
 
     started = time.perf_counter()
     batch = 256  # requests per frame, like a client flushing a busy tick
     for first in range(0, calls, batch):
         await client.send(
             *(
-                CallReducer(i, 0, "send_message", _args(f"m{i}"))
+                CallReducerMsg(i, 0, "send_message", _args(f"m{i}"))
                 for i in range(first, min(first + batch, calls))
             )
         )
     for _ in range(calls):
         result = await client.recv()
-        assert isinstance(result, ReducerResult) and isinstance(result.result, ReducerOk)
+        assert isinstance(result, ReducerResultMsg) and isinstance(result.result, ReducerOk)
     pipelined = time.perf_counter() - started
 
     sequential_calls = max(calls // 5, 100)
     started = time.perf_counter()
     for i in range(sequential_calls):
-        await client.send(CallReducer(i, 0, "send_message", _args(f"s{i}")))
-        assert isinstance(await client.recv(), ReducerResult)
+        await client.send(CallReducerMsg(i, 0, "send_message", _args(f"s{i}")))
+        assert isinstance(await client.recv(), ReducerResultMsg)
     sequential = time.perf_counter() - started
     await client.ws.close()
     return {
@@ -130,13 +130,15 @@ async def _reducer_calls(ws_url: str, calls: int) -> dict[str, Any]:
 async def _fan_out(ws_url: str, subscribers: int, rounds: int) -> dict[str, Any]:
     clients = [await Client.connect(ws_url) for _ in range(subscribers)]
     for i, client in enumerate(clients):
-        await client.send(Subscribe(i, QuerySetId(0), ["SELECT * FROM message WHERE text = 'fan'"]))
-        assert isinstance(await client.recv(), SubscribeApplied)
+        await client.send(
+            SubscribeMsg(i, QuerySetId(0), ["SELECT * FROM message WHERE text = 'fan'"])
+        )
+        assert isinstance(await client.recv(), SubscribeAppliedMsg)
     sender = await Client.connect(ws_url)
 
     async def receive_update(client: Client) -> float:
         message = await client.recv()
-        assert isinstance(message, TransactionUpdate), message
+        assert isinstance(message, TransactionUpdateMsg), message
         return time.perf_counter()
 
     latencies: list[float] = []
@@ -144,9 +146,9 @@ async def _fan_out(ws_url: str, subscribers: int, rounds: int) -> dict[str, Any]
         waiters = [asyncio.ensure_future(receive_update(c)) for c in clients]
         await asyncio.sleep(0)  # every waiter is parked in recv()
         started = time.perf_counter()
-        await sender.send(CallReducer(i, 0, "send_message", _args("fan")))
+        await sender.send(CallReducerMsg(i, 0, "send_message", _args("fan")))
         done = await asyncio.gather(*waiters)
-        assert isinstance(await sender.recv(), ReducerResult)
+        assert isinstance(await sender.recv(), ReducerResultMsg)
         if i >= 3:  # the first rounds warm caches up
             latencies.append(max(done) - started)
     for client in [*clients, sender]:

@@ -38,13 +38,13 @@ from spacetimedb_sdk.core import ConnectionCore  # noqa: E402
 from spacetimedb_sdk.core.effects import ProtocolViolation  # noqa: E402
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL  # noqa: E402
 from spacetimedb_sdk.messages import (  # noqa: E402
-    InitialConnection,
+    InitialConnectionMsg,
     QueryRows,
     QuerySetId,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
     SingleTableRows,
-    SubscribeApplied,
+    SubscribeAppliedMsg,
     encode_server_message,
 )
 from spacetimedb_sdk.row_list import BsatnRowList, FixedSize, RowOffsets  # noqa: E402
@@ -81,12 +81,12 @@ def seed_bodies() -> list[bytes]:
             set_update(1, score=persistent([score(3)], [score(1)])),
         ),
         transaction(set_update(0, test_event=events(row("test_event", name="x", value=1)))),
-        ReducerResult(
+        ReducerResultMsg(
             0,
             Timestamp(1),
             ReducerOk(b"", transaction(set_update(0, user=persistent([user(5, "r")])))),
         ),
-        SubscribeApplied(
+        SubscribeAppliedMsg(
             0,
             QuerySetId(1),
             QueryRows(
@@ -144,7 +144,7 @@ def mutate(rng: random.Random, body: bytes, others: list[bytes]) -> bytes:
 def new_core(rng: random.Random) -> ConnectionCore:
     core = ConnectionCore(schema())
     core.connection_opened(rng.choice([V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL]))
-    core.receive_message(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    core.receive_message(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     core.subscribe(["SELECT * FROM user", "SELECT * FROM points", "SELECT * FROM test_event"])
     core.subscribe(["SELECT * FROM score", "SELECT * FROM entity", "SELECT * FROM message"])
     return core

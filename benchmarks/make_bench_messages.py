@@ -32,9 +32,9 @@ from spacetimedb_sdk.messages import (
     QuerySetId,
     QuerySetUpdate,
     SingleTableRows,
-    SubscribeApplied,
+    SubscribeAppliedMsg,
     TableUpdate,
-    TransactionUpdate,
+    TransactionUpdateMsg,
     encode_server_message,
 )
 from spacetimedb_sdk.row_list import BsatnRowList
@@ -103,7 +103,9 @@ def subscribe_applied(schema: ModuleSchema, table: str, rows: list[dict[str, Any
     info = schema.table(table)
     codec = compile_codec(RefType(info.product_type_ref), schema.typespace)
     row_list = BsatnRowList.from_rows((codec.encode(r) for r in rows), fixed_size=codec.fixed_size)
-    message = SubscribeApplied(1, QuerySetId(1), QueryRows([SingleTableRows(info.name, row_list)]))
+    message = SubscribeAppliedMsg(
+        1, QuerySetId(1), QueryRows([SingleTableRows(info.name, row_list)])
+    )
     return encode_server_message(message)
 
 
@@ -119,7 +121,9 @@ def transaction_update(
 
     update = PersistentTableRows(inserts=rows(inserts), deletes=rows(deletes))
     table_update = TableUpdate(info.name, [update])
-    return encode_server_message(TransactionUpdate([QuerySetUpdate(QuerySetId(1), [table_update])]))
+    return encode_server_message(
+        TransactionUpdateMsg([QuerySetUpdate(QuerySetId(1), [table_update])])
+    )
 
 
 def moved(rows: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:

@@ -52,18 +52,18 @@ __all__ = [
     "OK_EMPTY",
     "SERVER_MESSAGE_TYPE",
     "BsatnRowList",
-    "CallProcedure",
-    "CallReducer",
+    "CallProcedureMsg",
+    "CallReducerMsg",
     "ClientMessage",
     "EventTableRows",
     "FixedSize",
-    "InitialConnection",
-    "InternalError",
+    "InitialConnectionMsg",
+    "InternalErrorOutcome",
     "OkEmpty",
-    "OneOffQuery",
-    "OneOffQueryResult",
+    "OneOffQueryMsg",
+    "OneOffQueryResultMsg",
     "PersistentTableRows",
-    "ProcedureResult",
+    "ProcedureResultMsg",
     "ProcedureStatus",
     "QueryRows",
     "QuerySetId",
@@ -71,21 +71,21 @@ __all__ = [
     "ReducerErr",
     "ReducerOk",
     "ReducerOutcome",
-    "ReducerResult",
+    "ReducerResultMsg",
     "Returned",
     "RowOffsets",
     "RowSizeHint",
     "ServerMessage",
     "SingleTableRows",
-    "Subscribe",
-    "SubscribeApplied",
-    "SubscriptionError",
+    "SubscribeAppliedMsg",
+    "SubscribeMsg",
+    "SubscriptionErrorMsg",
     "TableUpdate",
     "TableUpdateRows",
-    "TransactionUpdate",
-    "Unsubscribe",
-    "UnsubscribeApplied",
+    "TransactionUpdateMsg",
+    "UnsubscribeAppliedMsg",
     "UnsubscribeFlags",
+    "UnsubscribeMsg",
     "decode_client_message",
     "decode_client_message_from",
     "decode_server_message",
@@ -170,7 +170,7 @@ class QuerySetUpdate:
 
 
 @dataclass(frozen=True, slots=True)
-class Subscribe:
+class SubscribeMsg:
     """Subscribe the query set ``query_set_id`` to ``query_strings`` (tag 0)."""
 
     request_id: int
@@ -180,7 +180,7 @@ class Subscribe:
 
 
 @dataclass(frozen=True, slots=True)
-class Unsubscribe:
+class UnsubscribeMsg:
     """Drop an active query set (tag 1)."""
 
     request_id: int
@@ -190,7 +190,7 @@ class Unsubscribe:
 
 
 @dataclass(frozen=True, slots=True)
-class OneOffQuery:
+class OneOffQueryMsg:
     """Run one query once, outside any subscription (tag 2)."""
 
     request_id: int
@@ -199,7 +199,7 @@ class OneOffQuery:
 
 
 @dataclass(frozen=True, slots=True)
-class CallReducer:
+class CallReducerMsg:
     """Call a reducer; ``args`` is the BSATN of its parameter product; ``flags`` must be 0 (tag 3)."""
 
     request_id: int
@@ -210,7 +210,7 @@ class CallReducer:
 
 
 @dataclass(frozen=True, slots=True)
-class CallProcedure:
+class CallProcedureMsg:
     """Call a procedure; ``args`` is the BSATN of its parameter product; ``flags`` must be 0 (tag 4)."""
 
     request_id: int
@@ -220,13 +220,15 @@ class CallProcedure:
     TAG: ClassVar[int] = 4
 
 
-ClientMessage: TypeAlias = Subscribe | Unsubscribe | OneOffQuery | CallReducer | CallProcedure
+ClientMessage: TypeAlias = (
+    SubscribeMsg | UnsubscribeMsg | OneOffQueryMsg | CallReducerMsg | CallProcedureMsg
+)
 
 # ================================================================================ server messages
 
 
 @dataclass(frozen=True, slots=True)
-class InitialConnection:
+class InitialConnectionMsg:
     """The first server message: who the server thinks we are, and the token in use (tag 0)."""
 
     identity: Identity
@@ -236,7 +238,7 @@ class InitialConnection:
 
 
 @dataclass(frozen=True, slots=True)
-class SubscribeApplied:
+class SubscribeAppliedMsg:
     """The initial rows of a newly applied query set (tag 1)."""
 
     request_id: int
@@ -246,7 +248,7 @@ class SubscribeApplied:
 
 
 @dataclass(frozen=True, slots=True)
-class UnsubscribeApplied:
+class UnsubscribeAppliedMsg:
     """A query set was removed; ``rows`` only when ``SEND_DROPPED_ROWS`` was asked for (tag 2)."""
 
     request_id: int
@@ -256,7 +258,7 @@ class UnsubscribeApplied:
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionError:
+class SubscriptionErrorMsg:
     """A query set failed: on request (``request_id`` set) or later (``None``) (tag 3)."""
 
     request_id: int | None
@@ -266,7 +268,7 @@ class SubscriptionError:
 
 
 @dataclass(frozen=True, slots=True)
-class TransactionUpdate:
+class TransactionUpdateMsg:
     """Row deltas per query set: message tag 4, and the payload of :class:`ReducerOk`."""
 
     query_sets: list[QuerySetUpdate]
@@ -274,7 +276,7 @@ class TransactionUpdate:
 
 
 @dataclass(frozen=True, slots=True)
-class OneOffQueryResult:
+class OneOffQueryResultMsg:
     """The answer to a :class:`OneOffQuery`: ``Ok(QueryRows)`` or ``Err(message)`` (tag 5)."""
 
     request_id: int
@@ -287,7 +289,7 @@ class ReducerOk:
     """The reducer committed; the deltas of the caller's own query sets ride along (tag 0)."""
 
     ret_value: bytes
-    transaction_update: TransactionUpdate
+    transaction_update: TransactionUpdateMsg
     TAG: ClassVar[int] = 0
 
 
@@ -316,7 +318,7 @@ class ReducerErr:
 
 
 @dataclass(frozen=True, slots=True)
-class InternalError:
+class InternalErrorOutcome:
     """A host-side failure with diagnostic text (``ReducerOutcome`` tag 3, ``ProcedureStatus`` tag 1)."""
 
     message: str
@@ -330,12 +332,12 @@ class Returned:
     TAG: ClassVar[int] = 0
 
 
-ReducerOutcome: TypeAlias = ReducerOk | OkEmpty | ReducerErr | InternalError
-ProcedureStatus: TypeAlias = Returned | InternalError
+ReducerOutcome: TypeAlias = ReducerOk | OkEmpty | ReducerErr | InternalErrorOutcome
+ProcedureStatus: TypeAlias = Returned | InternalErrorOutcome
 
 
 @dataclass(frozen=True, slots=True)
-class ReducerResult:
+class ReducerResultMsg:
     """The outcome of this client's own :class:`CallReducer` (tag 6)."""
 
     request_id: int
@@ -345,7 +347,7 @@ class ReducerResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcedureResult:
+class ProcedureResultMsg:
     """The outcome of a :class:`CallProcedure`; note ``request_id`` is last on the wire (tag 7)."""
 
     status: ProcedureStatus
@@ -356,14 +358,14 @@ class ProcedureResult:
 
 
 ServerMessage: TypeAlias = (
-    InitialConnection
-    | SubscribeApplied
-    | UnsubscribeApplied
-    | SubscriptionError
-    | TransactionUpdate
-    | OneOffQueryResult
-    | ReducerResult
-    | ProcedureResult
+    InitialConnectionMsg
+    | SubscribeAppliedMsg
+    | UnsubscribeAppliedMsg
+    | SubscriptionErrorMsg
+    | TransactionUpdateMsg
+    | OneOffQueryResultMsg
+    | ReducerResultMsg
+    | ProcedureResultMsg
 )
 
 # ================================================================================ the typespace
@@ -573,7 +575,7 @@ def _unwrap_reducer_outcome(outcome: ReducerOutcome) -> tuple[int, Any]:
         return 1, ()
     if isinstance(outcome, ReducerErr):
         return 2, outcome.error
-    if isinstance(outcome, InternalError):
+    if isinstance(outcome, InternalErrorOutcome):
         return 3, outcome.message
     raise BsatnEncodeError(f"{type(outcome).__name__} is not a ReducerOutcome")
 
@@ -581,17 +583,17 @@ def _unwrap_reducer_outcome(outcome: ReducerOutcome) -> tuple[int, Any]:
 def _unwrap_procedure_status(status: ProcedureStatus) -> tuple[int, Any]:
     if isinstance(status, Returned):
         return 0, status.value
-    if isinstance(status, InternalError):
+    if isinstance(status, InternalErrorOutcome):
         return 1, status.message
     raise BsatnEncodeError(f"{type(status).__name__} is not a ProcedureStatus")
 
 
 _CLIENT_CLASSES: Final[tuple[type, ...]] = (
-    Subscribe, Unsubscribe, OneOffQuery, CallReducer, CallProcedure,
+    SubscribeMsg, UnsubscribeMsg, OneOffQueryMsg, CallReducerMsg, CallProcedureMsg,
 )  # fmt: skip
 _SERVER_CLASSES: Final[tuple[type, ...]] = (
-    InitialConnection, SubscribeApplied, UnsubscribeApplied, SubscriptionError,
-    TransactionUpdate, OneOffQueryResult, ReducerResult, ProcedureResult,
+    InitialConnectionMsg, SubscribeAppliedMsg, UnsubscribeAppliedMsg, SubscriptionErrorMsg,
+    TransactionUpdateMsg, OneOffQueryResultMsg, ReducerResultMsg, ProcedureResultMsg,
 )  # fmt: skip
 
 #: Which class each bound typespace entry decodes into (for ``compile_codec`` / ``sats_json``).
@@ -609,7 +611,7 @@ MESSAGE_BINDINGS: Final[Bindings] = {
     ),
     _TABLE_UPDATE: _product(TableUpdate, "table_name", "rows"),
     _QUERY_SET_UPDATE: _product(QuerySetUpdate, "query_set_id", "tables"),
-    _TRANSACTION_UPDATE: _product(TransactionUpdate, "query_sets"),
+    _TRANSACTION_UPDATE: _product(TransactionUpdateMsg, "query_sets"),
     _UNSUBSCRIBE_FLAGS: SumBinding(
         (lambda _: UnsubscribeFlags.DEFAULT, lambda _: UnsubscribeFlags.SEND_DROPPED_ROWS),
         _unwrap_flags,
@@ -617,28 +619,28 @@ MESSAGE_BINDINGS: Final[Bindings] = {
     ),
     _REDUCER_OK: _product(ReducerOk, "ret_value", "transaction_update"),
     _REDUCER_OUTCOME: SumBinding(
-        (_same, lambda _: OK_EMPTY, ReducerErr, InternalError),
+        (_same, lambda _: OK_EMPTY, ReducerErr, InternalErrorOutcome),
         _unwrap_reducer_outcome,
         {1: OK_EMPTY},
     ),
-    _PROCEDURE_STATUS: SumBinding((Returned, InternalError), _unwrap_procedure_status),
-    _SUBSCRIBE: _product(Subscribe, "request_id", "query_set_id", "query_strings"),
-    _UNSUBSCRIBE: _product(Unsubscribe, "request_id", "query_set_id", "flags"),
-    _ONE_OFF_QUERY: _product(OneOffQuery, "request_id", "query_string"),
-    _CALL_REDUCER: _product(CallReducer, "request_id", "flags", "reducer", "args"),
-    _CALL_PROCEDURE: _product(CallProcedure, "request_id", "flags", "procedure", "args"),
+    _PROCEDURE_STATUS: SumBinding((Returned, InternalErrorOutcome), _unwrap_procedure_status),
+    _SUBSCRIBE: _product(SubscribeMsg, "request_id", "query_set_id", "query_strings"),
+    _UNSUBSCRIBE: _product(UnsubscribeMsg, "request_id", "query_set_id", "flags"),
+    _ONE_OFF_QUERY: _product(OneOffQueryMsg, "request_id", "query_string"),
+    _CALL_REDUCER: _product(CallReducerMsg, "request_id", "flags", "reducer", "args"),
+    _CALL_PROCEDURE: _product(CallProcedureMsg, "request_id", "flags", "procedure", "args"),
     _CLIENT_MESSAGE: SumBinding(
         (_same,) * len(_CLIENT_CLASSES),
         _tagged_by_class("ClientMessage", {c: i for i, c in enumerate(_CLIENT_CLASSES)}),
     ),
-    _INITIAL_CONNECTION: _product(InitialConnection, "identity", "connection_id", "token"),
-    _SUBSCRIBE_APPLIED: _product(SubscribeApplied, "request_id", "query_set_id", "rows"),
-    _UNSUBSCRIBE_APPLIED: _product(UnsubscribeApplied, "request_id", "query_set_id", "rows"),
-    _SUBSCRIPTION_ERROR: _product(SubscriptionError, "request_id", "query_set_id", "error"),
-    _ONE_OFF_QUERY_RESULT: _product(OneOffQueryResult, "request_id", "result"),
-    _REDUCER_RESULT: _product(ReducerResult, "request_id", "timestamp", "result"),
+    _INITIAL_CONNECTION: _product(InitialConnectionMsg, "identity", "connection_id", "token"),
+    _SUBSCRIBE_APPLIED: _product(SubscribeAppliedMsg, "request_id", "query_set_id", "rows"),
+    _UNSUBSCRIBE_APPLIED: _product(UnsubscribeAppliedMsg, "request_id", "query_set_id", "rows"),
+    _SUBSCRIPTION_ERROR: _product(SubscriptionErrorMsg, "request_id", "query_set_id", "error"),
+    _ONE_OFF_QUERY_RESULT: _product(OneOffQueryResultMsg, "request_id", "result"),
+    _REDUCER_RESULT: _product(ReducerResultMsg, "request_id", "timestamp", "result"),
     _PROCEDURE_RESULT: _product(
-        ProcedureResult, "status", "timestamp", "total_host_execution_duration", "request_id"
+        ProcedureResultMsg, "status", "timestamp", "total_host_execution_duration", "request_id"
     ),
     _SERVER_MESSAGE: SumBinding(
         (_same,) * len(_SERVER_CLASSES),
@@ -703,7 +705,7 @@ def decode_server_message_from(data: Buffer, offset: int = 0) -> tuple[ServerMes
 
 def _check_client_flags(msg: ClientMessage, offset: int) -> None:
     # CallReducerFlags / CallProcedureFlags have a single valid value; the server rejects others.
-    if isinstance(msg, (CallReducer, CallProcedure)) and msg.flags != 0:
+    if isinstance(msg, (CallReducerMsg, CallProcedureMsg)) and msg.flags != 0:
         raise BsatnDecodeError(
             f"{type(msg).__name__} flags must be 0 (Default), got {msg.flags}", offset + 5
         )

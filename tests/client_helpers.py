@@ -16,15 +16,15 @@ from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.messages import (
     EventTableRows,
-    InitialConnection,
+    InitialConnectionMsg,
     PersistentTableRows,
     QueryRows,
     QuerySetId,
     QuerySetUpdate,
     SingleTableRows,
-    SubscribeApplied,
+    SubscribeAppliedMsg,
     TableUpdate,
-    TransactionUpdate,
+    TransactionUpdateMsg,
 )
 from spacetimedb_sdk.module import describe_module
 from spacetimedb_sdk.row_list import BsatnRowList
@@ -72,9 +72,9 @@ def rows(*encoded: bytes) -> BsatnRowList:
     return BsatnRowList.from_rows(encoded)
 
 
-def applied(qs: int, request_id: int = 0, /, **tables: Sequence[bytes]) -> SubscribeApplied:
+def applied(qs: int, request_id: int = 0, /, **tables: Sequence[bytes]) -> SubscribeAppliedMsg:
     """``SubscribeApplied`` for query set ``qs`` with rows per table (one entry per table)."""
-    return SubscribeApplied(
+    return SubscribeAppliedMsg(
         request_id,
         QuerySetId(qs),
         QueryRows([SingleTableRows(t, rows(*rs)) for t, rs in tables.items()]),
@@ -99,9 +99,9 @@ def set_update(qs: int, **tables: Any) -> QuerySetUpdate:
     return QuerySetUpdate(QuerySetId(qs), out)
 
 
-def transaction(*updates: QuerySetUpdate) -> TransactionUpdate:
+def transaction(*updates: QuerySetUpdate) -> TransactionUpdateMsg:
     """A ``TransactionUpdate`` of several query sets."""
-    return TransactionUpdate(list(updates))
+    return TransactionUpdateMsg(list(updates))
 
 
 def table_cache(conn: DbConnection[Any, Any, Any], name: str) -> CachedTable:
@@ -132,7 +132,7 @@ def connected(
 ) -> tuple[DbConnection[Any, Any, Any], OfflineSocket]:
     """Like :func:`offline`, after ``InitialConnection``."""
     conn, socket = offline(protocol, **builder_options)
-    socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     return conn, socket
 
 

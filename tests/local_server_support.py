@@ -22,7 +22,7 @@ from spacetimedb_sdk.bsatn import compile_codec
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL, decode_server_frame
 from spacetimedb_sdk.messages import (
     ClientMessage,
-    InitialConnection,
+    InitialConnectionMsg,
     ServerMessage,
     encode_client_message,
 )
@@ -63,7 +63,7 @@ class RawClient:
         self.ws = ws
         self.protocol = ws.subprotocol or V2
         self._pending: list[ServerMessage] = []
-        self.initial: InitialConnection | None = None
+        self.initial: InitialConnectionMsg | None = None
         self.frames = 0
 
     @classmethod
@@ -97,7 +97,7 @@ class RawClient:
         client = cls(ws)
         if read_initial:
             first = await client.recv()
-            assert isinstance(first, InitialConnection), first
+            assert isinstance(first, InitialConnectionMsg), first
             client.initial = first
         return client
 

@@ -14,7 +14,7 @@ from spacetimedb_sdk.client import Range
 from spacetimedb_sdk.client.events import EventContext
 from spacetimedb_sdk.core.sorted_keys import SortedKeys
 from spacetimedb_sdk.identity import Identity
-from spacetimedb_sdk.messages import QuerySetId, SubscriptionError, UnsubscribeApplied
+from spacetimedb_sdk.messages import QuerySetId, SubscriptionErrorMsg, UnsubscribeAppliedMsg
 from tests.client_helpers import (
     applied,
     codec,
@@ -89,12 +89,12 @@ def test_overlapping_query_sets_are_refcounted() -> None:
     assert table_cache(conn, "user").counts[user(2)] == 2
 
     a.unsubscribe()
-    socket.deliver(UnsubscribeApplied(9, QuerySetId(a.query_set_id), None))
+    socket.deliver(UnsubscribeAppliedMsg(9, QuerySetId(a.query_set_id), None))
     assert rec.take() == [("unsubscribe_applied", "user", "delete", (1, None))]
     assert users(conn) == [(2, None), (3, None)]
 
     b.unsubscribe()
-    socket.deliver(UnsubscribeApplied(10, QuerySetId(b.query_set_id), None))
+    socket.deliver(UnsubscribeAppliedMsg(10, QuerySetId(b.query_set_id), None))
     assert rec.take() == [
         ("unsubscribe_applied", "user", "delete", (2, None)),
         ("unsubscribe_applied", "user", "delete", (3, None)),
@@ -107,11 +107,11 @@ def test_duplicate_deliveries_inside_one_message_count_twice() -> None:
     conn, socket = connected()
     rec = Recorder(conn, "user")
     handle = conn.subscription_builder().subscribe(["SELECT * FROM user", "SELECT * FROM user u"])
-    from spacetimedb_sdk.messages import QueryRows, SingleTableRows, SubscribeApplied
+    from spacetimedb_sdk.messages import QueryRows, SingleTableRows, SubscribeAppliedMsg
     from tests.client_helpers import rows
 
     socket.deliver(
-        SubscribeApplied(
+        SubscribeAppliedMsg(
             0,
             QuerySetId(handle.query_set_id),
             QueryRows(
@@ -136,7 +136,7 @@ def test_a_set_failing_after_being_applied_drops_only_its_own_rows() -> None:
     # b gains a row later, and loses one of its initial rows
     socket.deliver(transaction(set_update(b.query_set_id, user=persistent([user(4)], [user(3)]))))
     rec.take()
-    socket.deliver(SubscriptionError(None, QuerySetId(b.query_set_id), "b broke"))
+    socket.deliver(SubscriptionErrorMsg(None, QuerySetId(b.query_set_id), "b broke"))
     assert errors == ["b broke"]
     assert rec.take() == [("subscribe_error", "user", "delete", (4, None))]
     assert users(conn) == [(1, None), (2, None)]  # 2 is still delivered by a
@@ -341,7 +341,7 @@ def test_views_are_cached_like_tables_with_their_primary_key() -> None:
     from spacetimedb_sdk.bsatn import compile_codec
     from spacetimedb_sdk.client import DbConnection, TableWithPrimaryKeyHandle
     from spacetimedb_sdk.client.testing import build_offline
-    from spacetimedb_sdk.messages import InitialConnection
+    from spacetimedb_sdk.messages import InitialConnectionMsg
     from spacetimedb_sdk.schema import ModuleSchema
     from tests.client_helpers import ME, MY_CONNECTION, TOKEN
     from tests.conftest import FIXTURES
@@ -357,7 +357,7 @@ def test_views_are_cached_like_tables_with_their_primary_key() -> None:
         .with_database_name("db")
         .with_module(view_schema)
     )
-    socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     handle = conn.db.all_view_pk_players
     assert isinstance(handle, TableWithPrimaryKeyHandle)
     updates: list[Any] = []

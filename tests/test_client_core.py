@@ -27,14 +27,14 @@ from spacetimedb_sdk.errors import ProtocolError
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.messages import (
-    CallProcedure,
-    CallReducer,
-    OneOffQuery,
+    CallProcedureMsg,
+    CallReducerMsg,
+    OneOffQueryMsg,
     QuerySetId,
-    ReducerResult,
-    Subscribe,
-    Unsubscribe,
+    ReducerResultMsg,
+    SubscribeMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
     decode_client_message,
     encode_server_message,
 )
@@ -134,15 +134,15 @@ def test_requests_queue_until_the_socket_opens_and_count_from_zero() -> None:
     core.connection_opened(V2_BSATN_PROTOCOL)
     messages = [decode_client_message(f) for f in core.data_to_send()]
     assert messages == [
-        Subscribe(0, QuerySetId(0), ["SELECT * FROM user"]),
-        OneOffQuery(1, "SELECT * FROM user WHERE online = true"),
-        CallProcedure(2, 0, "return_primitive", b"\x02\x00\x00\x00\x03\x00\x00\x00"),
-        CallProcedure(3, 0, "return_struct", b"*\x00\x00\x00\x03\x00\x00\x00str"),
+        SubscribeMsg(0, QuerySetId(0), ["SELECT * FROM user"]),
+        OneOffQueryMsg(1, "SELECT * FROM user WHERE online = true"),
+        CallProcedureMsg(2, 0, "return_primitive", b"\x02\x00\x00\x00\x03\x00\x00\x00"),
+        CallProcedureMsg(3, 0, "return_struct", b"*\x00\x00\x00\x03\x00\x00\x00str"),
     ]
     assert qs.id == 0
     core.unsubscribe(qs)
     (unsub,) = [decode_client_message(f) for f in core.data_to_send()]
-    assert unsub == Unsubscribe(4, QuerySetId(0), UnsubscribeFlags.DEFAULT)
+    assert unsub == UnsubscribeMsg(4, QuerySetId(0), UnsubscribeFlags.DEFAULT)
 
 
 def test_v3_coalesces_queued_messages_into_one_frame() -> None:
@@ -163,7 +163,7 @@ def test_reducer_arguments_are_checked() -> None:
         core.call_reducer("no_such_reducer", ())
     core.call_reducer_raw("no_such_reducer", b"")
     (msg,) = [decode_client_message(f) for f in core.data_to_send()]
-    assert msg == CallReducer(0, 0, "no_such_reducer", b"")
+    assert msg == CallReducerMsg(0, 0, "no_such_reducer", b"")
 
 
 def test_outgoing_hook_is_called_for_every_request() -> None:
@@ -210,7 +210,7 @@ def test_every_server_message_kind() -> None:
     assert sorted((r["x"], r["y"]) for r in points.rows()) == [(1, 2), (3, 4)]
 
     # The Ok fixture answers request 1; retarget it at our set_name call (request 2).
-    ok = ReducerResult(2, Timestamp(0), _decoded("ReducerResult Ok").result)
+    ok = ReducerResultMsg(2, Timestamp(0), _decoded("ReducerResult Ok").result)
     effects = core.receive_message(ok)
     assert [type(e) for e in effects] == [RowsChanged, ReducerDone]
     rows_changed, done = effects
@@ -226,7 +226,9 @@ def test_every_server_message_kind() -> None:
         ("ReducerResult InternalError", internal, ReducerStatus.INTERNAL_ERROR),
     ]:
         msg = _decoded(name)
-        (done,) = core.receive_message(ReducerResult(request.request_id, msg.timestamp, msg.result))
+        (done,) = core.receive_message(
+            ReducerResultMsg(request.request_id, msg.timestamp, msg.result)
+        )
         assert isinstance(done, ReducerDone)
         assert done.reducer_event.status is status
     assert done.reducer_event.error  # the internal error's text
@@ -294,7 +296,7 @@ def test_reducer_result_for_an_unknown_request_still_applies_rows() -> None:
 
     update = transaction(set_update(qs.id, user=persistent([user(2)])))
     effects = core.receive_message(
-        ReducerResult(77, msg.timestamp, dataclasses.replace(ok, transaction_update=update))
+        ReducerResultMsg(77, msg.timestamp, dataclasses.replace(ok, transaction_update=update))
     )
     assert [type(e) for e in effects] == [RowsChanged]
     assert isinstance(effects[0], RowsChanged) and isinstance(effects[0].event, Transaction)
@@ -416,7 +418,7 @@ def test_stats_count_requests_and_latencies() -> None:
     core = connected_core()
     call = core.call_reducer("set_name", ("x",))
     msg = _decoded("ReducerResult OkEmpty")
-    core.receive_message(ReducerResult(call.request_id, msg.timestamp, msg.result))
+    core.receive_message(ReducerResultMsg(call.request_id, msg.timestamp, msg.result))
     stats = core.stats
     assert stats.reducers.sent == 1 and stats.reducers.completed == 1
     assert stats.named("set_name").completed == 1

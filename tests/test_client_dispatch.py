@@ -18,7 +18,7 @@ from spacetimedb_sdk.client.events import (
 )
 from spacetimedb_sdk.errors import ProtocolError
 from spacetimedb_sdk.frames import V3_BSATN_PROTOCOL
-from spacetimedb_sdk.messages import OK_EMPTY, ReducerOk, ReducerResult
+from spacetimedb_sdk.messages import OK_EMPTY, ReducerOk, ReducerResultMsg
 from spacetimedb_sdk.timestamp import Timestamp
 from tests.client_helpers import (
     ME,
@@ -38,10 +38,10 @@ def test_on_connect_gets_connection_identity_and_token() -> None:
     seen: list[Any] = []
     conn, socket = offline(on_connect=lambda c, i, t: seen.append((c, i, t)))
     assert (conn.identity, conn.is_active) == (None, False)
-    from spacetimedb_sdk.messages import InitialConnection
+    from spacetimedb_sdk.messages import InitialConnectionMsg
     from tests.client_helpers import MY_CONNECTION
 
-    socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     assert seen == [(conn, ME, TOKEN)]
     assert conn.identity == ME and conn.connection_id == MY_CONNECTION and conn.is_active
     assert conn.connected.done()
@@ -75,7 +75,7 @@ def test_row_callbacks_run_before_the_reducer_completion() -> None:
     conn.reducers.on_result("set_name", lambda ctx: log.append(("on_result", ctx.event.reducer)))
     call = conn.reducers.set_name("Ann").then(lambda ctx, value: log.append("then"))
     update = transaction(set_update(handle.query_set_id, user=persistent([user(1, "Ann")])))
-    socket.deliver(ReducerResult(call.request_id, Timestamp(5), ReducerOk(b"", update)))
+    socket.deliver(ReducerResultMsg(call.request_id, Timestamp(5), ReducerOk(b"", update)))
     assert log == ["row", ("on_result", "set_name"), "then"]
     (event,) = events
     assert isinstance(event, Reducer)
@@ -189,7 +189,7 @@ def test_contexts_expose_the_connection() -> None:
     handle = conn.subscription_builder().on_applied(contexts.append).subscribe("SELECT * FROM user")
     socket.deliver(applied(handle.query_set_id, user=[]))
     call = conn.reducers.set_name("x").then(lambda ctx, v: contexts.append(ctx))
-    socket.deliver(ReducerResult(call.request_id, Timestamp(1), OK_EMPTY))
+    socket.deliver(ReducerResultMsg(call.request_id, Timestamp(1), OK_EMPTY))
     sub_ctx, red_ctx = contexts
     assert isinstance(sub_ctx, SubscriptionEventContext)
     assert sub_ctx.db is conn.db and sub_ctx.identity == ME and sub_ctx.is_active

@@ -34,15 +34,15 @@ from spacetimedb_sdk.errors import ProtocolError
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL, split_client_payload
 from spacetimedb_sdk.messages import (
     OK_EMPTY,
-    CallReducer,
+    CallReducerMsg,
     ClientMessage,
-    InitialConnection,
+    InitialConnectionMsg,
     QuerySetId,
     ReducerErr,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
     ServerMessage,
-    Subscribe,
+    SubscribeMsg,
     decode_client_message,
     encode_server_message,
 )
@@ -163,19 +163,19 @@ def builder(url: str, **kw: Any) -> Any:
 
 async def chat_script(session: Session) -> None:
     """InitialConnection, then answer Subscribe and CallReducer until the client leaves."""
-    await session.send(InitialConnection(ME, MY_CONNECTION, "minted-token"))
+    await session.send(InitialConnectionMsg(ME, MY_CONNECTION, "minted-token"))
     while True:
         msg = await session.recv()
-        if isinstance(msg, Subscribe):
+        if isinstance(msg, SubscribeMsg):
             rows = [user(i, f"u{i}") for i in range(1, 200)]
             await session.send(
                 applied(msg.query_set_id.id, msg.request_id, user=rows), compress=True
             )
-        elif isinstance(msg, CallReducer):
+        elif isinstance(msg, CallReducerMsg):
             if msg.args == b"\x00\x00\x00\x00":
                 text = b"Names must not be empty"
                 await session.send(
-                    ReducerResult(
+                    ReducerResultMsg(
                         msg.request_id,
                         Timestamp(1),
                         ReducerErr(len(text).to_bytes(4, "little") + text),
@@ -185,7 +185,7 @@ async def chat_script(session: Session) -> None:
                 name = msg.args[4:].decode()
                 update = tx(set_update(0, user=persistent([user(1, name)], [user(1, "u1")])))
                 await session.send(
-                    ReducerResult(msg.request_id, Timestamp(1), ReducerOk(b"", update))
+                    ReducerResultMsg(msg.request_id, Timestamp(1), ReducerOk(b"", update))
                 )
 
 
@@ -288,7 +288,7 @@ def test_threaded_close_before_initial_connection_is_a_connect_error() -> None:
 
 def test_threaded_server_close_and_garbage_frames() -> None:
     async def script(session: Session) -> None:
-        await session.send(InitialConnection(ME, MY_CONNECTION, "t"))
+        await session.send(InitialConnectionMsg(ME, MY_CONNECTION, "t"))
         await session.ws.send(b"\x00\x63garbage")
         await session.ws.send("a text frame")
         await session.recv()  # the client still works: it sends a reducer call
@@ -315,9 +315,9 @@ def test_threaded_server_close_and_garbage_frames() -> None:
 def test_threaded_auto_reconnect_replays_and_reconciles() -> None:
     async def script(session: Session) -> None:
         first = len(server.sessions) == 1
-        await session.send(InitialConnection(ME, MY_CONNECTION, "server-token"))
+        await session.send(InitialConnectionMsg(ME, MY_CONNECTION, "server-token"))
         msg = await session.recv()
-        assert isinstance(msg, Subscribe)
+        assert isinstance(msg, SubscribeMsg)
         rows = [user(1), user(2)] if first else [user(1), user(3)]
         await session.send(applied(msg.query_set_id.id, msg.request_id, user=rows))
         if first:
@@ -361,14 +361,14 @@ def test_threaded_auto_reconnect_replays_and_reconciles() -> None:
 
 def test_asyncio_driver_v3_and_async_with() -> None:
     async def script(session: Session) -> None:
-        await session.send(InitialConnection(ME, MY_CONNECTION, "t"))
+        await session.send(InitialConnectionMsg(ME, MY_CONNECTION, "t"))
         pending: list[ServerMessage] = []
         while True:
             msg = await session.recv()
-            if isinstance(msg, Subscribe):
+            if isinstance(msg, SubscribeMsg):
                 pending.append(applied(msg.query_set_id.id, msg.request_id, user=[user(1)]))
-            elif isinstance(msg, CallReducer):
-                pending.append(ReducerResult(msg.request_id, Timestamp(1), OK_EMPTY))
+            elif isinstance(msg, CallReducerMsg):
+                pending.append(ReducerResultMsg(msg.request_id, Timestamp(1), OK_EMPTY))
             if not session.received:  # answer a whole client frame with one v3 frame
                 await session.send(*pending)
                 pending.clear()
@@ -462,9 +462,9 @@ def test_asyncio_close_before_initial_connection_raises_connect_error() -> None:
 def test_asyncio_auto_reconnect() -> None:
     async def script(session: Session) -> None:
         first = len(server.sessions) == 1
-        await session.send(InitialConnection(ME, MY_CONNECTION, "tok"))
+        await session.send(InitialConnectionMsg(ME, MY_CONNECTION, "tok"))
         msg = await session.recv()
-        assert isinstance(msg, Subscribe)
+        assert isinstance(msg, SubscribeMsg)
         rows = [user(1, "a")] if first else [user(1, "b")]
         await session.send(applied(msg.query_set_id.id, msg.request_id, user=rows))
         if first:

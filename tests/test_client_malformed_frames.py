@@ -34,11 +34,11 @@ from spacetimedb_sdk.errors import LimitExceededError, ProtocolError
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.messages import (
-    InitialConnection,
+    InitialConnectionMsg,
     QueryRows,
     QuerySetId,
     SingleTableRows,
-    SubscribeApplied,
+    SubscribeAppliedMsg,
     encode_server_message,
 )
 from spacetimedb_sdk.row_list import BsatnRowList, RowOffsets
@@ -64,7 +64,7 @@ def new_core(
 ) -> ConnectionCore:
     core = ConnectionCore(schema(), limits=limits)
     core.connection_opened(protocol)
-    core.receive_message(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    core.receive_message(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     return core
 
 
@@ -198,7 +198,7 @@ def test_builder_option_sets_the_limits_and_they_apply() -> None:
     )
     limited, limited_socket = build_offline(builder, V2_BSATN_PROTOCOL)
     assert limited.core.limits == MessageLimits(1 << 20, 1)
-    limited_socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    limited_socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     handle = limited.subscription_builder().subscribe("SELECT * FROM user")
     limited_socket.deliver(applied(handle.query_set_id, user=[user(1), user(2)]))
     assert [type(e) for e in errors] == [LimitExceededError]
@@ -220,11 +220,11 @@ def test_a_tiny_brotli_frame_of_millions_of_rows_is_refused_in_bounded_memory() 
 
         core = ConnectionCore(schema())
         core.connection_opened("v2.bsatn.spacetimedb")
-        core.receive_message(InitialConnection(ME, MY_CONNECTION, TOKEN))
+        core.receive_message(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
         qs = core.subscribe(["SELECT * FROM points"])
         rows = BsatnRowList(FixedSize(2), bytes(64 << 20))
         body = encode_server_message(
-            SubscribeApplied(0, QuerySetId(qs.id), QueryRows([SingleTableRows("points", rows)]))
+            SubscribeAppliedMsg(0, QuerySetId(qs.id), QueryRows([SingleTableRows("points", rows)]))
         )
         del rows
         frame = b"\\x01" + brotli.compress(body, quality=11)
@@ -271,7 +271,7 @@ def test_v3_brotli_frame_of_several_large_messages() -> None:
     second = core.subscribe(["SELECT * FROM message"])
     rng = random.Random(4)
     body = _big_subscribe_applied(first.id, 40_000, rng) + encode_server_message(
-        SubscribeApplied(0, QuerySetId(second.id), QueryRows([]))
+        SubscribeAppliedMsg(0, QuerySetId(second.id), QueryRows([]))
     )
     frame = b"\x01" + brotli.compress(body, quality=5)
     effects = core.receive_frame(frame)
@@ -288,7 +288,7 @@ def _seed_frames() -> list[bytes]:
         frame(transaction(set_update(0, user=persistent([user(3, "é")], [user(1, "ann")])))),
         frame(applied(1, score=[score(1), score(2, "p2", 3)])),
         frame(
-            SubscribeApplied(
+            SubscribeAppliedMsg(
                 0,
                 QuerySetId(0),
                 QueryRows([SingleTableRows("message", BsatnRowList(RowOffsets([]), b""))]),

@@ -9,7 +9,12 @@ import pytest
 
 from spacetimedb_sdk.client import ConnectError, DisconnectedError, ReconnectPolicy
 from spacetimedb_sdk.identity import Identity
-from spacetimedb_sdk.messages import InitialConnection, QuerySetId, Subscribe, SubscriptionError
+from spacetimedb_sdk.messages import (
+    InitialConnectionMsg,
+    QuerySetId,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
+)
 from tests.client_helpers import (
     ME,
     MY_CONNECTION,
@@ -63,11 +68,13 @@ def test_replay_and_reconcile_fire_only_the_differences() -> None:
 
     socket.reconnect()
     replayed = socket.take_sent()
-    assert [(m.query_set_id.id, m.query_strings) for m in replayed if isinstance(m, Subscribe)] == [
+    assert [
+        (m.query_set_id.id, m.query_strings) for m in replayed if isinstance(m, SubscribeMsg)
+    ] == [
         (a.query_set_id, ["A"]),
         (b.query_set_id, ["B"]),
     ]
-    socket.deliver(InitialConnection(ME, MY_CONNECTION, "echo"))
+    socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, "echo"))
     assert log == [("reconnected", ME, TOKEN)]  # the original token is kept
     socket.deliver(applied(a.query_set_id, user=[user(1, "same"), user(2, "new"), user(5)]))
     assert rec.take() == []  # nothing until every replayed set has answered
@@ -86,7 +93,7 @@ def test_replay_and_reconcile_fire_only_the_differences() -> None:
     assert sorted(r["identity"].value for r in conn.db.user.iter()) == [1, 2, 4, 5, 6]
     assert a.is_active and b.is_active
     # refcounts are exact again: dropping b removes only what b alone delivered
-    socket.deliver(SubscriptionError(None, QuerySetId(b.query_set_id), "gone"))
+    socket.deliver(SubscriptionErrorMsg(None, QuerySetId(b.query_set_id), "gone"))
     assert sorted(r["identity"].value for r in conn.db.user.iter()) == [1, 2, 5, 6]
 
 
@@ -97,8 +104,10 @@ def test_a_replayed_set_that_fails_drops_its_rows() -> None:
     rec = Recorder(conn, "user")
     socket.close(None)
     socket.reconnect()
-    socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
-    socket.deliver(SubscriptionError(a.query_set_id, QuerySetId(a.query_set_id), "schema changed"))
+    socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
+    socket.deliver(
+        SubscriptionErrorMsg(a.query_set_id, QuerySetId(a.query_set_id), "schema changed")
+    )
     assert rec.take() == [("subscribe_applied", "user", "delete", (1, None))]
     assert a.is_ended
 
@@ -113,10 +122,10 @@ def test_unsubscribe_while_disconnected_ends_on_reconnect() -> None:
     socket.close(None)
     a.unsubscribe_then(lambda ctx: ended.append(True))
     socket.reconnect()
-    assert [m.query_set_id.id for m in socket.take_sent() if isinstance(m, Subscribe)][-1:] == [
+    assert [m.query_set_id.id for m in socket.take_sent() if isinstance(m, SubscribeMsg)][-1:] == [
         keep.query_set_id
     ]
-    socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     socket.deliver(applied(keep.query_set_id, user=[user(2)]))
     assert ended == [True] and a.is_ended
     assert [r["identity"].value for r in conn.db.user.iter()] == [2]
@@ -126,7 +135,7 @@ def test_a_different_identity_stops_reconnecting() -> None:
     conn, socket, log = reconnecting()
     socket.close(None)
     socket.reconnect()
-    socket.deliver(InitialConnection(Identity(999), MY_CONNECTION, TOKEN))
+    socket.deliver(InitialConnectionMsg(Identity(999), MY_CONNECTION, TOKEN))
     assert conn.is_closed
     (entry,) = log
     assert entry[0] == "disconnect" and isinstance(entry[1], ConnectError)
@@ -160,9 +169,9 @@ def test_requests_are_refused_until_the_new_socket_opens() -> None:
     handle = conn.subscription_builder().subscribe("S")  # subscriptions are replayed instead
     socket.reconnect()
     assert handle.query_set_id in [
-        m.query_set_id.id for m in socket.take_sent() if isinstance(m, Subscribe)
+        m.query_set_id.id for m in socket.take_sent() if isinstance(m, SubscribeMsg)
     ]
-    socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     assert conn.reducers.set_name("after").request_id >= 0
 
 
@@ -175,12 +184,12 @@ def test_unsubscribe_right_after_the_replay() -> None:
     rec = Recorder(conn, "user")
     socket.close(None)
     socket.reconnect()
-    socket.deliver(InitialConnection(ME, MY_CONNECTION, TOKEN))
+    socket.deliver(InitialConnectionMsg(ME, MY_CONNECTION, TOKEN))
     a.unsubscribe()
     socket.deliver(applied(a.query_set_id, user=[user(1)]))
-    from spacetimedb_sdk.messages import UnsubscribeApplied
+    from spacetimedb_sdk.messages import UnsubscribeAppliedMsg
 
-    socket.deliver(UnsubscribeApplied(9, QuerySetId(a.query_set_id), None))
+    socket.deliver(UnsubscribeAppliedMsg(9, QuerySetId(a.query_set_id), None))
     socket.deliver(applied(b.query_set_id, user=[user(2)]))
     assert rec.take() == [("subscribe_applied", "user", "delete", (1, None))]
     assert a.is_ended and b.is_active

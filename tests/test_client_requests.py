@@ -21,16 +21,16 @@ from spacetimedb_sdk.client import (
 from spacetimedb_sdk.client.events import ErrorContext
 from spacetimedb_sdk.messages import (
     OK_EMPTY,
-    CallReducer,
-    OneOffQueryResult,
-    ProcedureResult,
+    CallReducerMsg,
+    InternalErrorOutcome,
+    OneOffQueryResultMsg,
+    ProcedureResultMsg,
     QueryRows,
     ReducerErr,
-    ReducerResult,
+    ReducerResultMsg,
     Returned,
     SingleTableRows,
 )
-from spacetimedb_sdk.messages import InternalError as InternalOutcome
 from spacetimedb_sdk.timestamp import TimeDuration, Timestamp
 from spacetimedb_sdk.values import Err, Ok
 from tests.client_helpers import connected, offline, rows, user
@@ -49,10 +49,10 @@ def test_reducer_results_are_matched_by_request_id() -> None:
     b = conn.reducers.send_message("hello")
     c = conn.reducers.call("set_name", "")
     assert [a.request_id, b.request_id, c.request_id] == [0, 1, 2]
-    assert [type(m) for m in socket.take_sent()] == [CallReducer] * 3
+    assert [type(m) for m in socket.take_sent()] == [CallReducerMsg] * 3
     # answers arrive in another order than the requests were made
-    socket.deliver(ReducerResult(c.request_id, TS, err("Names must not be empty")))
-    socket.deliver(ReducerResult(a.request_id, TS, OK_EMPTY))
+    socket.deliver(ReducerResultMsg(c.request_id, TS, err("Names must not be empty")))
+    socket.deliver(ReducerResultMsg(a.request_id, TS, OK_EMPTY))
     assert a.done() and c.done() and not b.done()
     event = a.result()
     assert isinstance(event, ReducerEvent) and event.committed and event.reducer == "set_name"
@@ -61,7 +61,9 @@ def test_reducer_results_are_matched_by_request_id() -> None:
         c.result()
     assert caught.value.message == "Names must not be empty" and caught.value.reducer == "set_name"
     socket.deliver(
-        ReducerResult(b.request_id, TS, InternalOutcome("The instance encountered a fatal error."))
+        ReducerResultMsg(
+            b.request_id, TS, InternalErrorOutcome("The instance encountered a fatal error.")
+        )
     )
     with pytest.raises(InternalError, match="fatal error"):
         b.result()
@@ -73,8 +75,8 @@ def test_then_receives_the_event_or_the_exception() -> None:
     seen: list[Any] = []
     ok = conn.reducers.set_name("A").then(lambda ctx, v: seen.append(("ok", v.status)))
     bad = conn.reducers.set_name("").then(lambda ctx, v: seen.append(("bad", type(v).__name__)))
-    socket.deliver(ReducerResult(ok.request_id, TS, OK_EMPTY))
-    socket.deliver(ReducerResult(bad.request_id, TS, err("no")))
+    socket.deliver(ReducerResultMsg(ok.request_id, TS, OK_EMPTY))
+    socket.deliver(ReducerResultMsg(bad.request_id, TS, err("no")))
     assert seen == [("ok", ReducerStatus.COMMITTED), ("bad", "ReducerError")]
     late: list[Any] = []
     ok.then(lambda ctx, v: late.append(v.status))  # already answered: runs now
@@ -87,7 +89,7 @@ def test_await_a_reducer_call() -> None:
     async def main() -> ReducerEvent:
         call = conn.reducers.set_name("A")
         asyncio.get_running_loop().call_soon(
-            socket.deliver, ReducerResult(call.request_id, TS, OK_EMPTY)
+            socket.deliver, ReducerResultMsg(call.request_id, TS, OK_EMPTY)
         )
         event: ReducerEvent = await call
         return event
@@ -97,7 +99,7 @@ def test_await_a_reducer_call() -> None:
     async def failing() -> None:
         call = conn.reducers.set_name("")
         asyncio.get_running_loop().call_soon(
-            socket.deliver, ReducerResult(call.request_id, TS, err("empty"))
+            socket.deliver, ReducerResultMsg(call.request_id, TS, err("empty"))
         )
         await call
 
@@ -115,7 +117,7 @@ def test_an_unobserved_failure_is_logged(caplog: pytest.LogCaptureFixture) -> No
     conn, socket = connected()
     call = conn.reducers.set_name("")
     with caplog.at_level(logging.WARNING, "spacetimedb_sdk.client"):
-        socket.deliver(ReducerResult(call.request_id, TS, err("Names must not be empty")))
+        socket.deliver(ReducerResultMsg(call.request_id, TS, err("Names must not be empty")))
     assert "reducer set_name() failed and nobody was waiting" in caplog.text
 
 
@@ -125,14 +127,16 @@ def test_procedures_return_decoded_values() -> None:
     struct = conn.procedures.call("return_struct", 42, "str")
     broken = conn.procedures.return_primitive(0, 0)
     socket.deliver(
-        ProcedureResult(Returned(b"\x05\x00\x00\x00"), TS, TimeDuration(7), prim.request_id)
+        ProcedureResultMsg(Returned(b"\x05\x00\x00\x00"), TS, TimeDuration(7), prim.request_id)
     )
     socket.deliver(
-        ProcedureResult(
+        ProcedureResultMsg(
             Returned(b"*\x00\x00\x00\x03\x00\x00\x00str"), TS, TimeDuration(7), struct.request_id
         )
     )
-    socket.deliver(ProcedureResult(InternalOutcome("boom"), TS, TimeDuration(1), broken.request_id))
+    socket.deliver(
+        ProcedureResultMsg(InternalErrorOutcome("boom"), TS, TimeDuration(1), broken.request_id)
+    )
     assert prim.result() == 5
     assert struct.result() == {"a": 42, "b": "str"}
     with pytest.raises(InternalError, match="boom"):
@@ -148,11 +152,11 @@ def test_one_off_queries_return_typed_rows() -> None:
     query = conn.one_off_query("SELECT * FROM user")
     bad = conn.db.user.remote_query("WHERE nonsense")
     socket.deliver(
-        OneOffQueryResult(
+        OneOffQueryResultMsg(
             query.request_id, Ok(QueryRows([SingleTableRows("user", rows(user(1), user(2)))]))
         )
     )
-    socket.deliver(OneOffQueryResult(bad.request_id, Err("no such column")))
+    socket.deliver(OneOffQueryResultMsg(bad.request_id, Err("no such column")))
     assert [r["identity"].value for r in query.result()] == [1, 2]
     with pytest.raises(OneOffQueryError, match="no such column"):
         bad.result()
@@ -197,7 +201,7 @@ def test_calls_before_connecting_are_queued() -> None:
     conn, socket = offline()
     call = conn.reducers.set_name("early")
     assert call.request_id == 0
-    assert socket.take_sent() == [CallReducer(0, 0, "set_name", b"\x05\x00\x00\x00early")]
+    assert socket.take_sent() == [CallReducerMsg(0, 0, "set_name", b"\x05\x00\x00\x00early")]
 
 
 def test_bad_arguments_raise_at_the_call() -> None:
@@ -215,9 +219,9 @@ def test_bad_arguments_raise_at_the_call() -> None:
 def test_stats_on_the_connection() -> None:
     conn, socket = connected()
     call = conn.reducers.set_name("A")
-    socket.deliver(ReducerResult(call.request_id, TS, OK_EMPTY))
+    socket.deliver(ReducerResultMsg(call.request_id, TS, OK_EMPTY))
     failing = conn.reducers.set_name("")
-    socket.deliver(ReducerResult(failing.request_id, TS, err("x")))
+    socket.deliver(ReducerResultMsg(failing.request_id, TS, err("x")))
     failing.exception()
     stats = conn.stats
     assert (stats.reducers.sent, stats.reducers.completed, stats.reducers.failed) == (2, 1, 1)

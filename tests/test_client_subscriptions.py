@@ -15,10 +15,10 @@ from spacetimedb_sdk.client import (
 )
 from spacetimedb_sdk.messages import (
     QuerySetId,
-    Subscribe,
-    SubscriptionError,
-    Unsubscribe,
-    UnsubscribeApplied,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
+    UnsubscribeAppliedMsg,
+    UnsubscribeMsg,
 )
 from tests.client_helpers import applied, connected, persistent, set_update, transaction, user
 
@@ -40,12 +40,12 @@ def test_handle_lifecycle() -> None:
     assert (handle.is_active, handle.is_ended) == (False, False)
     with pytest.raises(AlreadyUnsubscribedError):
         handle.unsubscribe()
-    socket.deliver(UnsubscribeApplied(5, QuerySetId(handle.query_set_id), None))
+    socket.deliver(UnsubscribeAppliedMsg(5, QuerySetId(handle.query_set_id), None))
     assert handle.is_ended and len(ended) == 1 and handle.ended.done()
     with pytest.raises(AlreadyEndedError):
         handle.unsubscribe()
     sent = socket.take_sent()
-    assert [type(m) for m in sent] == [Subscribe, Unsubscribe]
+    assert [type(m) for m in sent] == [SubscribeMsg, UnsubscribeMsg]
 
 
 def test_a_rejected_subscription() -> None:
@@ -57,7 +57,7 @@ def test_a_rejected_subscription() -> None:
         .subscribe(["SELECT * FROM nope"])
     )
     socket.deliver(
-        SubscriptionError(handle.query_set_id, QuerySetId(handle.query_set_id), "no table nope")
+        SubscriptionErrorMsg(handle.query_set_id, QuerySetId(handle.query_set_id), "no table nope")
     )
     assert handle.is_ended and handle.error == "no table nope"
     (error,) = errors
@@ -84,10 +84,10 @@ def test_unsubscribing_before_applied_sends_both_in_order() -> None:
     conn, socket = connected()
     handle = conn.subscription_builder().subscribe("SELECT * FROM user")
     handle.unsubscribe()
-    assert [type(m) for m in socket.take_sent()] == [Subscribe, Unsubscribe]
+    assert [type(m) for m in socket.take_sent()] == [SubscribeMsg, UnsubscribeMsg]
     socket.deliver(applied(handle.query_set_id, user=[user(1)]))
     assert conn.db.user.count() == 1 and not handle.is_active
-    socket.deliver(UnsubscribeApplied(1, QuerySetId(handle.query_set_id), None))
+    socket.deliver(UnsubscribeAppliedMsg(1, QuerySetId(handle.query_set_id), None))
     assert conn.db.user.count() == 0 and handle.is_ended
 
 
@@ -101,7 +101,7 @@ def test_query_sets_track_their_updates_until_unsubscribed() -> None:
     deleted: list[int] = []
     conn.db.user.on_delete(lambda ctx, r: deleted.append(r["identity"].value))
     handle.unsubscribe()
-    socket.deliver(UnsubscribeApplied(9, QuerySetId(handle.query_set_id), None))
+    socket.deliver(UnsubscribeAppliedMsg(9, QuerySetId(handle.query_set_id), None))
     assert deleted == [2]
 
 
@@ -111,7 +111,7 @@ def test_subscribe_accepts_strings_typed_queries_callables_and_lists() -> None:
     conn.subscription_builder().subscribe(q)
     conn.subscription_builder().subscribe(lambda b: [b.message, "SELECT * FROM points"])
     subs = socket.take_sent()
-    assert [m.query_strings for m in subs if isinstance(m, Subscribe)] == [
+    assert [m.query_strings for m in subs if isinstance(m, SubscribeMsg)] == [
         ['SELECT * FROM "user" WHERE "user"."online" = TRUE'],
         ['SELECT * FROM "message"', "SELECT * FROM points"],
     ]
@@ -123,7 +123,7 @@ def test_subscribe_to_all_tables_skips_event_tables() -> None:
     conn, socket = connected()
     conn.subscription_builder().subscribe_to_all_tables()
     (sub,) = socket.take_sent()
-    assert isinstance(sub, Subscribe)
+    assert isinstance(sub, SubscribeMsg)
     assert sorted(sub.query_strings) == [
         f'SELECT * FROM "{t}"' for t in ["entity", "message", "points", "score", "user"]
     ]

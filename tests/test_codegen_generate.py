@@ -457,7 +457,7 @@ def test_server_reexports_generate_the_same_api(tmp_path: Path, name: str, versi
 def test_index_accessors_find_and_filter_with_ranges(tmp_path: Path) -> None:
     """``person`` (module-test-ts) has a primary key ``id`` and a btree index on ``age``."""
     from spacetimedb_sdk.client import Range
-    from spacetimedb_sdk.messages import QueryRows, QuerySetId, SingleTableRows, SubscribeApplied
+    from spacetimedb_sdk.messages import QueryRows, QuerySetId, SingleTableRows, SubscribeAppliedMsg
     from spacetimedb_sdk.row_list import BsatnRowList
 
     vectors = {m["name"]: m for m in load_fixture("vectors", "v2_server_messages.json")["messages"]}
@@ -475,7 +475,7 @@ def test_index_accessors_find_and_filter_with_ranges(tmp_path: Path) -> None:
         people = [mb.Person(i, f"p{i}", age) for i, age in enumerate([30, 17, 45, 17, 60], start=1)]
         rows = BsatnRowList.from_rows(codec.encode(p) for p in people)
         socket.deliver(
-            SubscribeApplied(
+            SubscribeAppliedMsg(
                 request.request_id,
                 request.query_set_id,
                 QueryRows([SingleTableRows("person", rows)]),

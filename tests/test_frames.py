@@ -37,7 +37,7 @@ from spacetimedb_sdk.frames import (
 )
 from spacetimedb_sdk.messages import (
     ClientMessage,
-    OneOffQuery,
+    OneOffQueryMsg,
     ServerMessage,
     decode_client_message,
     decode_server_message,
@@ -100,7 +100,7 @@ def test_server_frame(frame: dict[str, Any]) -> None:
     assert decompress_server_frame(data) == payload
 
     messages = split_server_payload(payload)
-    assert [type(m).__name__ for m in messages] == frame["decoded_message_tags"]
+    assert [type(m).__name__.removesuffix("Msg") for m in messages] == frame["decoded_message_tags"]
     assert messages == [decode_server_message(bytes.fromhex(SERVER_HEX[p])) for p in frame["parts"]]
     assert b"".join(encode_server_message(m) for m in messages) == payload
 
@@ -245,17 +245,17 @@ def test_spec_v3_examples() -> None:
     # docs/protocol.md#v3-framing: UnsubscribeApplied then SubscriptionError in one server payload.
     frame = bytes.fromhex("00 02030000000700000001 03010700000003000000626164")
     first, second = decode_server_frame(frame, V3_BSATN_PROTOCOL)
-    assert type(first).__name__ == "UnsubscribeApplied"
-    assert type(second).__name__ == "SubscriptionError"
+    assert type(first).__name__ == "UnsubscribeAppliedMsg"
+    assert type(second).__name__ == "SubscriptionErrorMsg"
 
 
 def test_client_frames_are_capped() -> None:
-    msg = encode_client_message(OneOffQuery(1, "x" * 1000))  # 1009 bytes
+    msg = encode_client_message(OneOffQueryMsg(1, "x" * 1000))  # 1009 bytes
     frames = join_client_messages([msg] * 600)
     assert all(len(f) <= MAX_CLIENT_FRAME for f in frames)
     assert len(frames) == 3
     assert [len(split_client_payload(f)) for f in frames] == [259, 259, 82]
-    huge = encode_client_message(OneOffQuery(2, "y" * MAX_CLIENT_FRAME))
+    huge = encode_client_message(OneOffQueryMsg(2, "y" * MAX_CLIENT_FRAME))
     frames = join_client_messages([msg, huge, msg, msg])
     assert frames == [msg, huge, msg + msg]
     assert join_client_messages([]) == []

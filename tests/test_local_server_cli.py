@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from spacetimedb_sdk.local_server.serve_command import parse_database_specs
-from spacetimedb_sdk.messages import CallReducer, ReducerOk, ReducerResult
+from spacetimedb_sdk.messages import CallReducerMsg, ReducerOk, ReducerResultMsg
 from tests.local_server_support import CHAT_MODULE, RawClient, http_request
 
 
@@ -52,8 +52,8 @@ def test_serve_runs_until_signalled_and_keeps_data(tmp_path: Path, sig: signal.S
 
     async def session() -> None:
         client = await RawClient.connect(ws_url, "chat")
-        await client.send(CallReducer(1, 0, "send_message", b"\x04\x00\x00\x00kept"))
-        result = await client.expect(ReducerResult)
+        await client.send(CallReducerMsg(1, 0, "send_message", b"\x04\x00\x00\x00kept"))
+        result = await client.expect(ReducerResultMsg)
         assert isinstance(result.result, ReducerOk)
         await asyncio.get_running_loop().run_in_executor(None, proc.send_signal, sig)
         with pytest.raises(ConnectionClosed) as info:
@@ -110,8 +110,8 @@ def test_serve_survives_kill_9_with_data_tokens_and_sequences(tmp_path: Path) ->
         for i, text in enumerate(texts):
             payload = text.encode()
             args = len(payload).to_bytes(4, "little") + payload
-            await client.send(CallReducer(i, 0, "send_message", args))
-            result = await client.expect(ReducerResult)
+            await client.send(CallReducerMsg(i, 0, "send_message", args))
+            result = await client.expect(ReducerResultMsg)
             assert isinstance(result.result, ReducerOk)
         return client.initial.identity.to_hex(), client.initial.token
 

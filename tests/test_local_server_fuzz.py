@@ -19,13 +19,13 @@ from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimed
 from spacetimedb_sdk.local_server.server import LocalServer
 from spacetimedb_sdk.local_server.websocket_session import SessionConfig
 from spacetimedb_sdk.messages import (
-    CallProcedure,
-    CallReducer,
-    OneOffQuery,
+    CallProcedureMsg,
+    CallReducerMsg,
+    OneOffQueryMsg,
     QuerySetId,
-    Subscribe,
-    Unsubscribe,
+    SubscribeMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
     encode_client_message,
 )
 from tests.local_server_support import CHAT_MODULE, GAME_MODULE, V2, V3, http_request
@@ -40,15 +40,15 @@ VIOLATION_CODES = {1002, 1007, 1008, 1009, 1011, 1013}
 SEEDS = [
     encode_client_message(m)
     for m in (
-        Subscribe(1, QuerySetId(1), ["SELECT * FROM player WHERE level > 3"]),
-        Subscribe(
+        SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM player WHERE level > 3"]),
+        SubscribeMsg(
             2, QuerySetId(2), ["SELECT item.* FROM item JOIN player ON item.owner_id = player.id"]
         ),
-        Unsubscribe(3, QuerySetId(1), UnsubscribeFlags.SEND_DROPPED_ROWS),
-        OneOffQuery(4, "SELECT * FROM player"),
-        CallReducer(5, 0, "add_player", b"\x03\x00\x00\x00bob\x07\x00\x00\x00"),
-        CallReducer(6, 0, "crash", b""),
-        CallProcedure(7, 0, "double", b"\x15\x00\x00\x00"),
+        UnsubscribeMsg(3, QuerySetId(1), UnsubscribeFlags.SEND_DROPPED_ROWS),
+        OneOffQueryMsg(4, "SELECT * FROM player"),
+        CallReducerMsg(5, 0, "add_player", b"\x03\x00\x00\x00bob\x07\x00\x00\x00"),
+        CallReducerMsg(6, 0, "crash", b""),
+        CallProcedureMsg(7, 0, "double", b"\x15\x00\x00\x00"),
     )
 ]
 

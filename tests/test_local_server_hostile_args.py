@@ -19,12 +19,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from spacetimedb_sdk.messages import (
-    CallReducer,
-    InternalError,
-    OneOffQuery,
-    OneOffQueryResult,
+    CallReducerMsg,
+    InternalErrorOutcome,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
 )
 from spacetimedb_sdk.values import Ok
 from tests.local_server_support import V3, RawClient
@@ -80,18 +80,18 @@ def test_a_huge_zero_size_array_in_reducer_args_is_refused_and_the_server_lives(
 
     async def main() -> None:
         client = await RawClient.connect(ws_url, "zs")
-        await client.send(CallReducer(1, 0, "count_units", HUGE))
-        refused = await client.expect(ReducerResult, timeout=30)
-        assert isinstance(refused.result, InternalError), refused
+        await client.send(CallReducerMsg(1, 0, "count_units", HUGE))
+        refused = await client.expect(ReducerResultMsg, timeout=30)
+        assert isinstance(refused.result, InternalErrorOutcome), refused
         assert "invalid arguments" in refused.result.message
         assert "zero-size" in refused.result.message
         # The same connection, then a new one, still work.
-        await client.send(CallReducer(2, 0, "count_units", struct.pack("<I", 3)))
-        done = await client.expect(ReducerResult)
+        await client.send(CallReducerMsg(2, 0, "count_units", struct.pack("<I", 3)))
+        done = await client.expect(ReducerResultMsg)
         assert isinstance(done.result, ReducerOk), done
         other = await RawClient.connect(ws_url, "zs", protocols=(V3,))
-        await other.send(OneOffQuery(3, "SELECT * FROM tally"))
-        answer = await other.expect(OneOffQueryResult)
+        await other.send(OneOffQueryMsg(3, "SELECT * FROM tally"))
+        answer = await other.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok) and len(answer.result.value.tables[0].rows) == 1
         await client.close()
         await other.close()
@@ -112,8 +112,8 @@ def test_a_huge_query_count_in_a_subscribe_is_refused_and_the_server_lives(
             while True:
                 await client.recv(timeout=30)
         other = await RawClient.connect(ws_url, "zs")
-        await other.send(CallReducer(4, 0, "count_units", struct.pack("<I", 0)))
-        done = await other.expect(ReducerResult)
+        await other.send(CallReducerMsg(4, 0, "count_units", struct.pack("<I", 0)))
+        done = await other.expect(ReducerResultMsg)
         assert isinstance(done.result, ReducerOk), done
         await other.close()
 

@@ -16,9 +16,9 @@ from spacetimedb_sdk.local_server.server import LocalServer
 from spacetimedb_sdk.messages import (
     PersistentTableRows,
     QuerySetId,
-    Subscribe,
-    SubscribeApplied,
-    TransactionUpdate,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    TransactionUpdateMsg,
 )
 from spacetimedb_sdk.raw_module_def import raw_module_def_from_json
 from spacetimedb_sdk.schema import ModuleSchema
@@ -224,8 +224,8 @@ def test_sql_errors_and_private_tables(server: LocalServer) -> None:
 def test_sql_dml_by_the_owner_reaches_subscribers(server: LocalServer) -> None:
     async def main() -> None:
         client = await RawClient.connect(server.ws_url, "game")
-        await client.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM player"]))
-        await client.expect(SubscribeApplied)
+        await client.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM player"]))
+        await client.expect(SubscribeAppliedMsg)
         loop = asyncio.get_running_loop()
 
         def insert() -> tuple[int, Any]:
@@ -238,7 +238,7 @@ def test_sql_dml_by_the_owner_reaches_subscribers(server: LocalServer) -> None:
 
         status, result = await loop.run_in_executor(None, insert)
         assert status == 200 and result[0]["stats"]["rows_inserted"] == 1
-        update = await client.expect(TransactionUpdate)
+        update = await client.expect(TransactionUpdateMsg)
         (rows,) = update.query_sets[0].tables[0].rows
         assert isinstance(rows, PersistentTableRows) and len(rows.inserts) == 1
 
@@ -249,7 +249,7 @@ def test_sql_dml_by_the_owner_reaches_subscribers(server: LocalServer) -> None:
 
         status, result = await loop.run_in_executor(None, bump)
         assert result[0]["stats"]["rows_updated"] == 1
-        update = await client.expect(TransactionUpdate)
+        update = await client.expect(TransactionUpdateMsg)
         (rows,) = update.query_sets[0].tables[0].rows
         assert isinstance(rows, PersistentTableRows)
         assert (len(rows.inserts), len(rows.deletes)) == (1, 1)

@@ -17,15 +17,15 @@ from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimed
 from spacetimedb_sdk.local_server.server import LocalServer
 from spacetimedb_sdk.local_server.websocket_session import SessionConfig
 from spacetimedb_sdk.messages import (
-    CallReducer,
+    CallReducerMsg,
     QuerySetId,
     ReducerOk,
-    ReducerResult,
-    Subscribe,
-    SubscribeApplied,
-    TransactionUpdate,
-    Unsubscribe,
+    ReducerResultMsg,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    TransactionUpdateMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
     encode_client_message,
 )
 from tests.local_server_support import CHAT_MODULE, V3, RawClient, encode_args
@@ -81,15 +81,17 @@ def test_a_client_that_stops_reading_is_dropped_and_memory_stays_bounded(
     laggards = []
     for i in range(4):  # distinct query set ids: each laggard's updates are encoded separately
         laggard = RawSocketClient.connect(server.port, receive_buffer=4096)
-        laggard.send(encode_client_message(Subscribe(1, QuerySetId(i + 1), ["SELECT * FROM user"])))
+        laggard.send(
+            encode_client_message(SubscribeMsg(1, QuerySetId(i + 1), ["SELECT * FROM user"]))
+        )
         laggards.append(laggard)
 
     async def main() -> int:
         reader = await RawClient.connect(server.ws_url, "chat", protocols=[V3])
-        await reader.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM user"]))
-        await reader.expect(SubscribeApplied)
+        await reader.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM user"]))
+        await reader.expect(SubscribeAppliedMsg)
         writer = await RawClient.connect(server.ws_url, "chat", protocols=[V3])
-        await reader.expect(TransactionUpdate)  # the writer came online
+        await reader.expect(TransactionUpdateMsg)  # the writer came online
         before = resident_bytes()
 
         step = 20  # the reader keeps up: each step waits for its updates
@@ -97,14 +99,14 @@ def test_a_client_that_stops_reading_is_dropped_and_memory_stays_bounded(
             names = (f"{i:05}" * (size // 5) for i in range(start, start + step))
             await writer.send(
                 *(
-                    CallReducer(i, 0, "set_name", encode_args(schema, "set_name", name))
+                    CallReducerMsg(i, 0, "set_name", encode_args(schema, "set_name", name))
                     for i, name in enumerate(names, start)
                 )
             )
             for i in range(start, start + step):
-                result = await writer.expect(ReducerResult, timeout=30)
+                result = await writer.expect(ReducerResultMsg, timeout=30)
                 assert result.request_id == i and isinstance(result.result, ReducerOk)
-                await reader.expect(TransactionUpdate, timeout=30)  # served as before
+                await reader.expect(TransactionUpdateMsg, timeout=30)  # served as before
         grown = resident_bytes() - before
         await reader.close()
         await writer.close()
@@ -127,19 +129,21 @@ def test_stopping_the_server_does_not_wait_for_a_client_that_does_not_read(
     server = spacetimedb_local_server({"chat": CHAT_MODULE}, session_config=config)
     schema = server.runtime("chat").database.schema
     laggard = RawSocketClient.connect(server.port, receive_buffer=4096)
-    laggard.send(encode_client_message(Subscribe(1, QuerySetId(1), ["SELECT * FROM user"])))
+    laggard.send(encode_client_message(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM user"])))
 
     async def main() -> None:  # about 19 MiB of updates for it: under the cap, over any buffer
         writer = await RawClient.connect(server.ws_url, "chat", protocols=[V3])
         for start in range(0, 300, 50):
             await writer.send(
                 *(
-                    CallReducer(i, 0, "set_name", encode_args(schema, "set_name", f"{i:05}" * 6554))
+                    CallReducerMsg(
+                        i, 0, "set_name", encode_args(schema, "set_name", f"{i:05}" * 6554)
+                    )
                     for i in range(start, start + 50)
                 )
             )
             for _ in range(50):
-                await writer.expect(ReducerResult, timeout=30)
+                await writer.expect(ReducerResultMsg, timeout=30)
         await writer.close()
 
     asyncio.run(asyncio.wait_for(main(), 60))
@@ -154,7 +158,7 @@ def test_stopping_the_server_does_not_wait_for_a_client_that_does_not_read(
 # ================================================================================ incoming
 
 
-UNSUBSCRIBE = encode_client_message(Unsubscribe(0, QuerySetId(0), UnsubscribeFlags.DEFAULT))
+UNSUBSCRIBE = encode_client_message(UnsubscribeMsg(0, QuerySetId(0), UnsubscribeFlags.DEFAULT))
 
 
 @pytest.mark.parametrize(

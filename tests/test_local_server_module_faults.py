@@ -17,14 +17,14 @@ from spacetimedb_sdk.local_server.module_loader import ModuleLoadError
 from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimedb_local_server
 from spacetimedb_sdk.local_server.server import LocalServer
 from spacetimedb_sdk.messages import (
-    CallProcedure,
-    CallReducer,
-    InternalError,
-    OneOffQuery,
-    OneOffQueryResult,
-    ProcedureResult,
+    CallProcedureMsg,
+    CallReducerMsg,
+    InternalErrorOutcome,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
+    ProcedureResultMsg,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
 )
 from spacetimedb_sdk.values import Ok
 from tests.local_server_support import RawClient, encode_args, http_request
@@ -102,23 +102,23 @@ def test_websocket_calls_raising_base_exceptions_answer_with_internal_errors(
 
     async def main() -> None:
         client = await RawClient.connect(server.ws_url, "rogue")
-        await client.send(CallReducer(1, 0, "exit_now", b""))
-        result = await client.expect(ReducerResult)
-        assert result.result == InternalError(FATAL)
-        await client.send(CallReducer(2, 0, "interrupt", b""))
-        result = await client.expect(ReducerResult)
-        assert result.result == InternalError(FATAL)
-        await client.send(CallProcedure(3, 0, "exit_proc", b""))
-        answer = await client.expect(ProcedureResult)
-        assert answer.status == InternalError(f"{PROCEDURE_FATAL}SystemExit: 6")
+        await client.send(CallReducerMsg(1, 0, "exit_now", b""))
+        result = await client.expect(ReducerResultMsg)
+        assert result.result == InternalErrorOutcome(FATAL)
+        await client.send(CallReducerMsg(2, 0, "interrupt", b""))
+        result = await client.expect(ReducerResultMsg)
+        assert result.result == InternalErrorOutcome(FATAL)
+        await client.send(CallProcedureMsg(3, 0, "exit_proc", b""))
+        answer = await client.expect(ProcedureResultMsg)
+        assert answer.status == InternalErrorOutcome(f"{PROCEDURE_FATAL}SystemExit: 6")
         # A failed procedure's result carries the Unix epoch and no duration, as the real
         # server's does.
         assert (
             answer.timestamp.micros_since_unix_epoch,
             answer.total_host_execution_duration.micros,
         ) == (0, 0)
-        await client.send(CallReducer(4, 0, "note", encode_args(schema, "note", "after")))
-        result = await client.expect(ReducerResult)
+        await client.send(CallReducerMsg(4, 0, "note", encode_args(schema, "note", "after")))
+        result = await client.expect(ReducerResultMsg)
         assert isinstance(result.result, ReducerOk)
         await client.close()
 
@@ -144,8 +144,8 @@ def test_lifecycle_reducers_raising_base_exceptions_leave_the_server_up(
 
     async def leaves() -> None:
         client = await RawClient.connect(server.ws_url, "rogue")
-        await client.send(OneOffQuery(1, "SELECT * FROM note"))
-        answer = await client.expect(OneOffQueryResult)
+        await client.send(OneOffQueryMsg(1, "SELECT * FROM note"))
+        answer = await client.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok)
         await client.close()
 

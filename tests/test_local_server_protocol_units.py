@@ -41,10 +41,10 @@ from spacetimedb_sdk.local_server.handshake import (
 from spacetimedb_sdk.local_server.outbox import Outbox
 from spacetimedb_sdk.local_server.untyped_json import value_to_untyped_json
 from spacetimedb_sdk.messages import (
-    OneOffQueryResult,
+    OneOffQueryResultMsg,
     QueryRows,
     QuerySetId,
-    SubscriptionError,
+    SubscriptionErrorMsg,
     encode_server_message,
 )
 from spacetimedb_sdk.timestamp import Timestamp
@@ -155,16 +155,16 @@ def _run_outbox(coalesce: bool, messages: list[bytes], compression: Compression)
 
 def test_outbox_v3_coalesces_and_compresses_the_whole_payload() -> None:
     messages = [
-        encode_server_message(SubscriptionError(i, QuerySetId(i), "e" * 300)) for i in range(5)
+        encode_server_message(SubscriptionErrorMsg(i, QuerySetId(i), "e" * 300)) for i in range(5)
     ]
     (frame,) = _run_outbox(True, messages, Compression.GZIP)
     assert frame[0] == TAG_GZIP
     assert gzip.decompress(frame[1:]) == b"".join(messages)
     decoded = decode_server_frame(frame, V3_BSATN_PROTOCOL)
-    assert [m.request_id for m in decoded if isinstance(m, SubscriptionError)] == list(range(5))
+    assert [m.request_id for m in decoded if isinstance(m, SubscriptionErrorMsg)] == list(range(5))
 
 
 def test_outbox_v2_sends_one_frame_per_message() -> None:
-    small = encode_server_message(OneOffQueryResult(1, Ok(QueryRows([]))))
+    small = encode_server_message(OneOffQueryResultMsg(1, Ok(QueryRows([]))))
     frames = _run_outbox(False, [small, small], Compression.GZIP)
     assert frames == [bytes([TAG_NONE]) + small] * 2  # small bodies are never compressed

@@ -19,17 +19,17 @@ from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimed
 from spacetimedb_sdk.local_server.server import LocalServer
 from spacetimedb_sdk.local_server.sql import SqlError
 from spacetimedb_sdk.messages import (
-    CallReducer,
-    OneOffQuery,
-    OneOffQueryResult,
+    CallReducerMsg,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     PersistentTableRows,
     QuerySetId,
     ReducerOk,
-    ReducerResult,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
-    TransactionUpdate,
+    ReducerResultMsg,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
+    TransactionUpdateMsg,
 )
 from spacetimedb_sdk.row_list import BsatnRowList
 from spacetimedb_sdk.values import Ok
@@ -57,19 +57,19 @@ def users(server: LocalServer, rows: BsatnRowList) -> list[tuple[Identity, str]]
 
 async def call(client: RawClient, server: LocalServer, reducer: str, *values: Any) -> ReducerOk:
     schema = server.runtime("t").database.schema
-    await client.send(CallReducer(9, 0, reducer, encode_args(schema, reducer, *values)))
+    await client.send(CallReducerMsg(9, 0, reducer, encode_args(schema, reducer, *values)))
     while True:
         message = await client.recv()
-        if isinstance(message, ReducerResult):
+        if isinstance(message, ReducerResultMsg):
             assert isinstance(message.result, ReducerOk), message
             return message.result
-        assert isinstance(message, TransactionUpdate), message
+        assert isinstance(message, TransactionUpdateMsg), message
 
 
-async def subscribe(client: RawClient, *queries: str) -> SubscribeApplied | SubscriptionError:
-    await client.send(Subscribe(1, QuerySetId(1), list(queries)))
+async def subscribe(client: RawClient, *queries: str) -> SubscribeAppliedMsg | SubscriptionErrorMsg:
+    await client.send(SubscribeMsg(1, QuerySetId(1), list(queries)))
     message = await client.recv()
-    assert isinstance(message, (SubscribeApplied, SubscriptionError)), message
+    assert isinstance(message, (SubscribeAppliedMsg, SubscriptionErrorMsg)), message
     return message
 
 
@@ -94,13 +94,13 @@ def test_each_client_sees_only_its_own_rows(server: LocalServer) -> None:
         await call(owner, server, "insert_user", "alice", me(alice))
 
         applied = await subscribe(alice, "SELECT * FROM users")
-        assert isinstance(applied, SubscribeApplied)
+        assert isinstance(applied, SubscribeAppliedMsg)
         assert users(server, applied.rows.tables[0].rows) == [(me(alice), "alice")]
         applied = await subscribe(bob, "SELECT * FROM users")
-        assert isinstance(applied, SubscribeApplied)
+        assert isinstance(applied, SubscribeAppliedMsg)
         assert users(server, applied.rows.tables[0].rows) == []
         applied = await subscribe(owner, "SELECT * FROM users")
-        assert isinstance(applied, SubscribeApplied)
+        assert isinstance(applied, SubscribeAppliedMsg)
         assert users(server, applied.rows.tables[0].rows) == [(me(alice), "alice")]
 
         # Bob's row reaches Bob and the owner, never Alice.
@@ -109,15 +109,15 @@ def test_each_client_sees_only_its_own_rows(server: LocalServer) -> None:
         [rows] = qs.tables[0].rows
         assert isinstance(rows, PersistentTableRows)
         assert users(server, rows.inserts) == [(me(bob), "bob")]
-        update = await bob.expect(TransactionUpdate)
+        update = await bob.expect(TransactionUpdateMsg)
         [rows] = update.query_sets[0].tables[0].rows
         assert isinstance(rows, PersistentTableRows)
         assert users(server, rows.inserts) == [(me(bob), "bob")]
         await alice.assert_silent()
 
         # One-off queries and /sql go through the same filter; the owner is never filtered.
-        await alice.send(OneOffQuery(3, "SELECT * FROM users WHERE name = 'bob'"))
-        answer = await alice.expect(OneOffQueryResult)
+        await alice.send(OneOffQueryMsg(3, "SELECT * FROM users WHERE name = 'bob'"))
+        answer = await alice.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok)
         assert users(server, answer.result.value.tables[0].rows) == []
         assert alice.initial is not None
@@ -144,8 +144,8 @@ def test_joins_read_the_filtered_table(server: LocalServer) -> None:
             await call(owner, server, "insert_user", name, me(client))
             await call(client, server, "insert_caller_unique_identity", 7)
         for client, expected in ((alice, [me(alice)]), (owner, [me(alice), me(bob)])):
-            await client.send(OneOffQuery(1, query))
-            answer = await client.expect(OneOffQueryResult)
+            await client.send(OneOffQueryMsg(1, query))
+            answer = await client.expect(OneOffQueryResultMsg)
             assert isinstance(answer.result, Ok)
             schema = server.runtime("t").database.schema
             ref = schema.table("unique_identity").product_type_ref
@@ -154,7 +154,7 @@ def test_joins_read_the_filtered_table(server: LocalServer) -> None:
             )
             assert sorted(r["i"] for r in found) == sorted(expected)
         applied = await subscribe(alice, query)
-        assert isinstance(applied, SubscribeApplied), applied
+        assert isinstance(applied, SubscribeAppliedMsg), applied
         for client in (alice, bob, owner):
             await client.close()
 
@@ -170,9 +170,9 @@ def test_the_join_rule_sees_the_filter(server: LocalServer) -> None:
     async def body() -> None:
         alice = await RawClient.connect(server.ws_url, "t")
         owner = await RawClient.connect(server.ws_url, "t", token=server.owner_token)
-        assert isinstance(await subscribe(owner, query), SubscribeApplied)
+        assert isinstance(await subscribe(owner, query), SubscribeAppliedMsg)
         refused = await subscribe(alice, query)
-        assert isinstance(refused, SubscriptionError)
+        assert isinstance(refused, SubscriptionErrorMsg)
         assert refused.error.startswith("Subscriptions require indexes on join columns")
         await alice.close()
         await owner.close()
@@ -207,18 +207,18 @@ def test_a_join_filter_is_planned_into_the_clients_query(
         alice = await RawClient.connect(server.ws_url, "teams")
         owner = await RawClient.connect(server.ws_url, "teams", token=server.owner_token)
         refused = await subscribe(alice, "SELECT * FROM doc")
-        assert isinstance(refused, SubscriptionError)
+        assert isinstance(refused, SubscriptionErrorMsg)
         assert refused.error == (
             "Subscriptions require indexes on join columns, executing: `SELECT * FROM doc`"
         )
-        assert isinstance(await subscribe(owner, "SELECT * FROM doc"), SubscribeApplied)
-        await alice.send(Subscribe(2, QuerySetId(2), ["SELECT * FROM page"]))
-        assert isinstance(await alice.recv(), SubscribeApplied)
+        assert isinstance(await subscribe(owner, "SELECT * FROM doc"), SubscribeAppliedMsg)
+        await alice.send(SubscribeMsg(2, QuerySetId(2), ["SELECT * FROM page"]))
+        assert isinstance(await alice.recv(), SubscribeAppliedMsg)
         for reducer, values in (("join_team", (1,)), ("add_page", (10, 1)), ("add_page", (20, 2))):
-            await alice.send(CallReducer(5, 0, reducer, encode_args(schema, reducer, *values)))
-            assert isinstance((await alice.expect(ReducerResult)).result, ReducerOk)
-        await alice.send(OneOffQuery(6, "SELECT * FROM page"))
-        answer = await alice.expect(OneOffQueryResult)
+            await alice.send(CallReducerMsg(5, 0, reducer, encode_args(schema, reducer, *values)))
+            assert isinstance((await alice.expect(ReducerResultMsg)).result, ReducerOk)
+        await alice.send(OneOffQueryMsg(6, "SELECT * FROM page"))
+        answer = await alice.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok)
         assert len(answer.result.value.tables[0].rows) == 1  # page 10 only: alice is in team 1
         await alice.close()

@@ -29,12 +29,12 @@ from spacetimedb_sdk.local_server.sql import (
     parse_sql,
 )
 from spacetimedb_sdk.messages import (
-    OneOffQuery,
-    OneOffQueryResult,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     QuerySetId,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
 )
 from spacetimedb_sdk.values import Err, Ok
 from tests.local_server_support import GAME_MODULE, RawClient, http_request
@@ -111,27 +111,27 @@ def test_row_limit_bounds_new_subscriptions_and_one_off_queries(
         anonymous = await RawClient.connect(server.ws_url, "game")
         owner = await RawClient.connect(server.ws_url, "game", token=server.owner_token)
         try:
-            await anonymous.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM player"]))
-            refused = await anonymous.expect(SubscriptionError)
+            await anonymous.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM player"]))
+            refused = await anonymous.expect(SubscriptionErrorMsg)
             assert f"{OVER_LIMIT} 3 rows" in refused.error
             # One budget covers the whole set: two queries of 2 rows each exceed 3.
             await anonymous.send(
-                Subscribe(
+                SubscribeMsg(
                     2,
                     QuerySetId(2),
                     ["SELECT * FROM player WHERE id < 3", "SELECT * FROM player WHERE id > 2"],
                 )
             )
-            assert OVER_LIMIT in (await anonymous.expect(SubscriptionError)).error
-            await anonymous.send(OneOffQuery(7, "SELECT * FROM player"))
-            answer = await anonymous.expect(OneOffQueryResult)
+            assert OVER_LIMIT in (await anonymous.expect(SubscriptionErrorMsg)).error
+            await anonymous.send(OneOffQueryMsg(7, "SELECT * FROM player"))
+            answer = await anonymous.expect(OneOffQueryResultMsg)
             assert isinstance(answer.result, Err) and OVER_LIMIT in answer.result.error
             # The owner is not limited.
-            await owner.send(Subscribe(3, QuerySetId(3), ["SELECT * FROM player"]))
-            applied = await owner.expect(SubscribeApplied)
+            await owner.send(SubscribeMsg(3, QuerySetId(3), ["SELECT * FROM player"]))
+            applied = await owner.expect(SubscribeAppliedMsg)
             assert len(applied.rows.tables[0].rows) == 4
-            await owner.send(OneOffQuery(8, "SELECT * FROM player"))
-            answer = await owner.expect(OneOffQueryResult)
+            await owner.send(OneOffQueryMsg(8, "SELECT * FROM player"))
+            answer = await owner.expect(OneOffQueryResultMsg)
             assert isinstance(answer.result, Ok)
         finally:
             await anonymous.close()

@@ -18,20 +18,20 @@ import pytest
 
 from spacetimedb_sdk.local_server.stop_signals import StopSignals
 from spacetimedb_sdk.messages import (
-    CallReducer,
+    CallReducerMsg,
     QuerySetId,
     ReducerOk,
-    ReducerResult,
-    Subscribe,
-    SubscribeApplied,
-    Unsubscribe,
+    ReducerResultMsg,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
     encode_client_message,
 )
 from tests.local_server_support import CHAT_MODULE, V3, RawClient, http_request
 
 MESSAGE_ARGS = b"\x04\x00\x00\x00load"  # send_message("load")
-FLOOD = encode_client_message(Unsubscribe(0, QuerySetId(0), UnsubscribeFlags.DEFAULT)) * 200_000
+FLOOD = encode_client_message(UnsubscribeMsg(0, QuerySetId(0), UnsubscribeFlags.DEFAULT)) * 200_000
 
 
 def _start(data: Path) -> tuple[subprocess.Popen[str], str]:
@@ -54,8 +54,8 @@ async def _load(ws_url: str, stop: asyncio.Event, acknowledged: list[int]) -> No
 
     async def subscriber() -> None:
         client = await RawClient.connect(ws_url, "chat", protocols=[V3])
-        await client.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM message"]))
-        await client.expect(SubscribeApplied, timeout=30)
+        await client.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM message"]))
+        await client.expect(SubscribeAppliedMsg, timeout=30)
         while True:
             await client.recv(60)
 
@@ -63,11 +63,13 @@ async def _load(ws_url: str, stop: asyncio.Event, acknowledged: list[int]) -> No
         client = await RawClient.connect(ws_url, "chat", protocols=[V3])
         request = 0
         while not stop.is_set():
-            calls = [CallReducer(request + i, 0, "send_message", MESSAGE_ARGS) for i in range(4000)]
+            calls = [
+                CallReducerMsg(request + i, 0, "send_message", MESSAGE_ARGS) for i in range(4000)
+            ]
             request += len(calls)
             await client.send(*calls)
             for _ in calls:
-                result = await client.expect(ReducerResult, timeout=60)
+                result = await client.expect(ReducerResultMsg, timeout=60)
                 assert isinstance(result.result, ReducerOk)
                 acknowledged[0] += 1
 

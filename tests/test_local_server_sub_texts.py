@@ -22,20 +22,20 @@ from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimed
 from spacetimedb_sdk.local_server.server import LocalServer
 from spacetimedb_sdk.local_server.subscriptions import SubscribedQuery, _Evaluator
 from spacetimedb_sdk.messages import (
-    CallReducer,
-    InternalError,
-    OneOffQuery,
-    OneOffQueryResult,
+    CallReducerMsg,
+    InternalErrorOutcome,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     PersistentTableRows,
     QuerySetId,
     ReducerOk,
-    ReducerResult,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
-    TransactionUpdate,
-    Unsubscribe,
+    ReducerResultMsg,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
+    TransactionUpdateMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
 )
 from spacetimedb_sdk.values import Err, Ok
 from tests.local_server_support import GAME_MODULE, RawClient, encode_args, http_request
@@ -55,8 +55,8 @@ def run(coro_fn: Callable[[], Awaitable[None]]) -> None:
 
 
 async def subscription_error(client: RawClient, set_id: int, *queries: str) -> str:
-    await client.send(Subscribe(set_id, QuerySetId(set_id), list(queries)))
-    error = await client.expect(SubscriptionError)
+    await client.send(SubscribeMsg(set_id, QuerySetId(set_id), list(queries)))
+    error = await client.expect(SubscriptionErrorMsg)
     assert error.request_id == set_id and error.query_set_id == QuerySetId(set_id)
     return error.error
 
@@ -80,8 +80,8 @@ def test_compile_errors_quote_the_query(server: LocalServer) -> None:
         text = await subscription_error(client, 3, "SELECT * FROM item", "SELECT * FROM")
         assert text.endswith(", executing: `SELECT * FROM`")
         # One-off queries are answered without the quote, as on the real server.
-        await client.send(OneOffQuery(4, "SELECT * FROM nope"))
-        answer = await client.expect(OneOffQueryResult)
+        await client.send(OneOffQueryMsg(4, "SELECT * FROM nope"))
+        answer = await client.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Err) and "executing" not in answer.result.error
         await client.close()
 
@@ -115,8 +115,8 @@ def test_unsubscribing_an_unknown_set(server: LocalServer) -> None:
     async def body() -> None:
         client = await RawClient.connect(server.ws_url, "game")
         assert client.initial is not None
-        await client.send(Unsubscribe(7, QuerySetId(9), UnsubscribeFlags.DEFAULT))
-        error = await client.expect(SubscriptionError)
+        await client.send(UnsubscribeMsg(7, QuerySetId(9), UnsubscribeFlags.DEFAULT))
+        error = await client.expect(SubscriptionErrorMsg)
         assert (error.request_id, error.query_set_id) == (7, QuerySetId(9))
         identity = client.initial.identity.to_hex()
         connection = client.initial.connection_id.to_hex()
@@ -140,22 +140,22 @@ def test_a_view_failing_to_refresh_fails_the_transaction(server: LocalServer) ->
     async def body() -> None:
         caller = await RawClient.connect(server.ws_url, "faults")
         observer = await RawClient.connect(server.ws_url, "faults")
-        await caller.send(CallReducer(1, 0, "add_switch", args("add_switch", 1)))
-        assert isinstance((await caller.expect(ReducerResult)).result, ReducerOk)
+        await caller.send(CallReducerMsg(1, 0, "add_switch", args("add_switch", 1)))
+        assert isinstance((await caller.expect(ReducerResultMsg)).result, ReducerOk)
         for set_id, query in ((1, "SELECT * FROM fragile"), (2, "SELECT * FROM note")):
-            await observer.send(Subscribe(set_id, QuerySetId(set_id), [query]))
-            await observer.expect(SubscribeApplied)
+            await observer.send(SubscribeMsg(set_id, QuerySetId(set_id), [query]))
+            await observer.expect(SubscribeAppliedMsg)
         await caller.send(
-            CallReducer(2, 0, "break_switch_and_note", args("break_switch_and_note", 1))
+            CallReducerMsg(2, 0, "break_switch_and_note", args("break_switch_and_note", 1))
         )
-        failed = (await caller.expect(ReducerResult)).result
-        assert isinstance(failed, InternalError)
+        failed = (await caller.expect(ReducerResultMsg)).result
+        assert isinstance(failed, InternalErrorOutcome)
         assert failed.message == (
             "Error materializing view `fragile`: RuntimeError: a switch is broken"
         )
         await observer.assert_silent()
-        await observer.send(OneOffQuery(3, "SELECT * FROM note"))
-        answer = await observer.expect(OneOffQueryResult)
+        await observer.send(OneOffQueryMsg(3, "SELECT * FROM note"))
+        answer = await observer.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok) and len(answer.result.value.tables[0].rows) == 0
         await caller.close()
         await observer.close()
@@ -168,17 +168,19 @@ def test_a_view_raising_system_exit_fails_only_its_transaction(server: LocalServ
 
     async def body() -> None:
         client = await RawClient.connect(server.ws_url, "faults")
-        await client.send(CallReducer(1, 0, "add_switch", encode_args(schema, "add_switch", 99)))
-        await client.expect(ReducerResult)
-        await client.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM fragile"]))
-        await client.expect(SubscribeApplied)
+        await client.send(CallReducerMsg(1, 0, "add_switch", encode_args(schema, "add_switch", 99)))
+        await client.expect(ReducerResultMsg)
+        await client.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM fragile"]))
+        await client.expect(SubscribeAppliedMsg)
         breaking = encode_args(schema, "break_switch_and_note", 99)
-        await client.send(CallReducer(2, 0, "break_switch_and_note", breaking))
-        failed = (await client.expect(ReducerResult)).result
-        assert isinstance(failed, InternalError)
+        await client.send(CallReducerMsg(2, 0, "break_switch_and_note", breaking))
+        failed = (await client.expect(ReducerResultMsg)).result
+        assert isinstance(failed, InternalErrorOutcome)
         assert failed.message == "Error materializing view `fragile`: SystemExit: 3"
-        await client.send(CallReducer(3, 0, "add_switch", encode_args(schema, "add_switch", 5)))
-        assert isinstance((await client.expect(ReducerResult)).result, ReducerOk)  # still serving
+        await client.send(CallReducerMsg(3, 0, "add_switch", encode_args(schema, "add_switch", 5)))
+        assert isinstance(
+            (await client.expect(ReducerResultMsg)).result, ReducerOk
+        )  # still serving
         await client.close()
 
     run(body)
@@ -217,20 +219,20 @@ def test_a_dying_set_is_reported_before_the_transactions_updates(
         caller = await RawClient.connect(server.ws_url, "faults")
         observer = await RawClient.connect(server.ws_url, "faults")
         for set_id, query in ((1, "SELECT * FROM switch"), (2, "SELECT * FROM note")):
-            await observer.send(Subscribe(set_id, QuerySetId(set_id), [query]))
-            await observer.expect(SubscribeApplied)
-        await caller.send(CallReducer(1, 0, "add_switch", encode_args(schema, "add_switch", 1)))
-        await caller.expect(ReducerResult)
+            await observer.send(SubscribeMsg(set_id, QuerySetId(set_id), [query]))
+            await observer.expect(SubscribeAppliedMsg)
+        await caller.send(CallReducerMsg(1, 0, "add_switch", encode_args(schema, "add_switch", 1)))
+        await caller.expect(ReducerResultMsg)
         await caller.send(
-            CallReducer(
+            CallReducerMsg(
                 2, 0, "break_switch_and_note", encode_args(schema, "break_switch_and_note", 1)
             )
         )
-        await caller.expect(ReducerResult)
-        first = await observer.expect(SubscriptionError)
+        await caller.expect(ReducerResultMsg)
+        first = await observer.expect(SubscriptionErrorMsg)
         assert (first.request_id, first.query_set_id) == (None, QuerySetId(1))
         assert first.error == "RuntimeError: boom, executing: `SELECT * FROM switch`"
-        second = await observer.expect(TransactionUpdate)
+        second = await observer.expect(TransactionUpdateMsg)
         assert [qs.query_set_id for qs in second.query_sets] == [QuerySetId(2)]
         await caller.close()
         await observer.close()
@@ -242,12 +244,12 @@ def test_st_client_is_public(server: LocalServer) -> None:
     async def body() -> None:
         watcher = await RawClient.connect(server.ws_url, "game")
         assert watcher.initial is not None
-        await watcher.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM st_client"]))
-        applied = await watcher.expect(SubscribeApplied)
+        await watcher.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM st_client"]))
+        applied = await watcher.expect(SubscribeAppliedMsg)
         assert [t.table for t in applied.rows.tables] == ["st_client"]
         assert len(applied.rows.tables[0].rows) == 1  # the watcher itself
         other = await RawClient.connect(server.ws_url, "game")
-        update = await watcher.expect(TransactionUpdate)
+        update = await watcher.expect(TransactionUpdateMsg)
         [table] = update.query_sets[0].tables
         [rows] = table.rows
         assert table.table_name == "st_client" and isinstance(rows, PersistentTableRows)
@@ -258,12 +260,12 @@ def test_st_client_is_public(server: LocalServer) -> None:
         # two sockets plus the SQL request's own short-lived connection
         assert status == 200 and json.loads(answer)[0]["rows"] == [[3]]
         for inserted, deleted in ((1, 0), (0, 1)):  # the SQL request's connection came and went
-            update = await watcher.expect(TransactionUpdate)
+            update = await watcher.expect(TransactionUpdateMsg)
             [rows] = update.query_sets[0].tables[0].rows
             assert isinstance(rows, PersistentTableRows)
             assert (len(rows.inserts), len(rows.deletes)) == (inserted, deleted)
         await other.close()
-        update = await watcher.expect(TransactionUpdate)
+        update = await watcher.expect(TransactionUpdateMsg)
         [rows] = update.query_sets[0].tables[0].rows
         assert isinstance(rows, PersistentTableRows) and len(rows.deletes) == 1
         await watcher.close()

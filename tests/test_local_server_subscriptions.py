@@ -24,16 +24,16 @@ from spacetimedb_sdk.local_server.subscriptions import (
 )
 from spacetimedb_sdk.messages import (
     EventTableRows,
-    OneOffQuery,
+    OneOffQueryMsg,
     PersistentTableRows,
     QuerySetId,
     QuerySetUpdate,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
-    Unsubscribe,
-    UnsubscribeApplied,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
+    UnsubscribeAppliedMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
 )
 from spacetimedb_sdk.values import Err, Ok
 from tests.local_server_support import GAME_MODULE, encode_args
@@ -73,9 +73,9 @@ class Harness:
         assert len(self.updates) == commits + (outcome.status is CallStatus.OK)
         return outcome.status is CallStatus.OK
 
-    def subscribe(self, conn: ConnectionId, set_id: int, *queries: str) -> SubscribeApplied:
-        result = self.subs.subscribe(conn, Subscribe(set_id, QuerySetId(set_id), list(queries)))
-        assert isinstance(result, SubscribeApplied), result
+    def subscribe(self, conn: ConnectionId, set_id: int, *queries: str) -> SubscribeAppliedMsg:
+        result = self.subs.subscribe(conn, SubscribeMsg(set_id, QuerySetId(set_id), list(queries)))
+        assert isinstance(result, SubscribeAppliedMsg), result
         return result
 
     def last_update(self, conn: ConnectionId) -> list[QuerySetUpdate]:
@@ -158,14 +158,14 @@ def test_subscribe_all_tables_skips_event_and_private_tables(h: Harness) -> None
 
 def test_private_tables_are_unknown_to_other_identities(h: Harness) -> None:
     conn = h.client("a", ALICE)
-    result = h.subs.subscribe(conn, Subscribe(1, QuerySetId(1), ["SELECT * FROM secret"]))
-    assert isinstance(result, SubscriptionError)
+    result = h.subs.subscribe(conn, SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM secret"]))
+    assert isinstance(result, SubscriptionErrorMsg)
     assert result.request_id == 1
     assert "no such table" in result.error
-    one_off = h.subs.one_off_query(ALICE, OneOffQuery(2, "SELECT * FROM secret"))
+    one_off = h.subs.one_off_query(ALICE, OneOffQueryMsg(2, "SELECT * FROM secret"))
     assert isinstance(one_off.result, Err)
     h.call("add_secret", 1, "s")
-    owner_view = h.subs.one_off_query(OWNER, OneOffQuery(3, "SELECT * FROM secret"))
+    owner_view = h.subs.one_off_query(OWNER, OneOffQueryMsg(3, "SELECT * FROM secret"))
     assert isinstance(owner_view.result, Ok)
     assert len(owner_view.result.value.tables[0].rows) == 1
 
@@ -180,7 +180,7 @@ def test_event_tables_have_no_initial_rows_and_publish_inserts(h: Harness) -> No
     (rows,) = h.last_update(conn)[0].tables[0].rows
     assert isinstance(rows, EventTableRows)
     assert len(rows.events) == 1
-    again = h.subs.one_off_query(ALICE, OneOffQuery(9, "SELECT * FROM damage"))
+    again = h.subs.one_off_query(ALICE, OneOffQueryMsg(9, "SELECT * FROM damage"))
     assert isinstance(again.result, Ok)
     assert len(again.result.value.tables[0].rows) == 0
 
@@ -201,15 +201,15 @@ def test_query_set_ids_and_unsubscribe(h: Harness) -> None:
     conn = h.client("a", ALICE)
     h.subscribe(conn, 4, "SELECT * FROM player")
     with pytest.raises(QuerySetInUseError):
-        h.subs.subscribe(conn, Subscribe(2, QuerySetId(4), ["SELECT * FROM item"]))
+        h.subs.subscribe(conn, SubscribeMsg(2, QuerySetId(4), ["SELECT * FROM item"]))
     dropped = h.subs.unsubscribe(
-        conn, Unsubscribe(3, QuerySetId(4), UnsubscribeFlags.SEND_DROPPED_ROWS)
+        conn, UnsubscribeMsg(3, QuerySetId(4), UnsubscribeFlags.SEND_DROPPED_ROWS)
     )
-    assert isinstance(dropped, UnsubscribeApplied)
+    assert isinstance(dropped, UnsubscribeAppliedMsg)
     assert dropped.rows is not None
     assert len(dropped.rows.tables[0].rows) == 1
-    unknown = h.subs.unsubscribe(conn, Unsubscribe(5, QuerySetId(4), UnsubscribeFlags.DEFAULT))
-    assert isinstance(unknown, SubscriptionError)
+    unknown = h.subs.unsubscribe(conn, UnsubscribeMsg(5, QuerySetId(4), UnsubscribeFlags.DEFAULT))
+    assert isinstance(unknown, SubscriptionErrorMsg)
     assert unknown.request_id == 5
     h.subscribe(conn, 4, "SELECT * FROM item")  # the id is free again
     h.call("add_player", "q", 1)
@@ -227,8 +227,8 @@ def test_join_rules_are_enforced(h: Harness) -> None:
         " ON b.owner_id = player.id",  # three tables
     ]
     for set_id, sql in enumerate(bad):
-        result = h.subs.subscribe(conn, Subscribe(set_id, QuerySetId(set_id), [sql]))
-        assert isinstance(result, SubscriptionError), sql
+        result = h.subs.subscribe(conn, SubscribeMsg(set_id, QuerySetId(set_id), [sql]))
+        assert isinstance(result, SubscriptionErrorMsg), sql
 
 
 def _apply(bag: Counter[bytes], updates: list[QuerySetUpdate]) -> None:
@@ -277,7 +277,7 @@ def test_incremental_join_matches_full_evaluation(h: Harness, sql: str) -> None:
             continue
         commits += 1
         _apply(bag, h.last_update(conn))
-        fresh = h.subs.one_off_query(ALICE, OneOffQuery(0, sql))
+        fresh = h.subs.one_off_query(ALICE, OneOffQueryMsg(0, sql))
         assert isinstance(fresh.result, Ok)
         assert bag == Counter(fresh.result.value.tables[0].rows.rows()), f"diverged at {step}"
     assert commits > 100

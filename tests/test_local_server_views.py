@@ -22,18 +22,18 @@ from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimedb_local_server
 from spacetimedb_sdk.local_server.server import LocalServer
 from spacetimedb_sdk.messages import (
-    CallReducer,
-    OneOffQuery,
-    OneOffQueryResult,
+    CallReducerMsg,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     PersistentTableRows,
     QuerySetId,
     QuerySetUpdate,
     ReducerOk,
-    ReducerResult,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
-    TransactionUpdate,
+    ReducerResultMsg,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
+    TransactionUpdateMsg,
 )
 from spacetimedb_sdk.row_list import BsatnRowList
 from spacetimedb_sdk.values import Ok
@@ -81,13 +81,13 @@ class Db:
 
 async def call(client: RawClient, reducer: str, args: bytes, request_id: int = 100) -> ReducerOk:
     """Call a reducer and return its (committed) outcome; skips TransactionUpdates before it."""
-    await client.send(CallReducer(request_id, 0, reducer, args))
+    await client.send(CallReducerMsg(request_id, 0, reducer, args))
     while True:
         message = await client.recv()
-        if isinstance(message, ReducerResult):
+        if isinstance(message, ReducerResultMsg):
             assert isinstance(message.result, ReducerOk), message
             return message.result
-        assert isinstance(message, TransactionUpdate), message
+        assert isinstance(message, TransactionUpdateMsg), message
 
 
 def changes(db: Db, sets: list[QuerySetUpdate]) -> dict[str, tuple[list[Any], list[Any]]]:
@@ -103,10 +103,10 @@ def changes(db: Db, sets: list[QuerySetUpdate]) -> dict[str, tuple[list[Any], li
     return out
 
 
-async def subscribe(client: RawClient, set_id: int, *queries: str) -> SubscribeApplied:
-    await client.send(Subscribe(set_id, QuerySetId(set_id), list(queries)))
+async def subscribe(client: RawClient, set_id: int, *queries: str) -> SubscribeAppliedMsg:
+    await client.send(SubscribeMsg(set_id, QuerySetId(set_id), list(queries)))
     message = await client.recv()
-    assert isinstance(message, SubscribeApplied), message
+    assert isinstance(message, SubscribeAppliedMsg), message
     return message
 
 
@@ -133,7 +133,7 @@ def test_sender_view_rows_and_updates_are_per_identity(server: LocalServer) -> N
 
         ok = await call(alice, "insert_player", db.args("insert_player", ident(bob), 3))
         assert ok.transaction_update.query_sets == []  # Alice's view did not change
-        update = await bob.expect(TransactionUpdate)
+        update = await bob.expect(TransactionUpdateMsg)
         theirs = changes(db, update.query_sets)
         assert [r["identity"] for r in theirs["my_player"][0]] == [ident(bob)]
 
@@ -165,7 +165,7 @@ def test_anonymous_view_is_shared_and_struct_views_work(server: LocalServer) -> 
         assert [(r["identity"], r["level"]) for r in mine["my_player_and_level"][0]] == [
             (ident(alice), 0)
         ]
-        update = await bob.expect(TransactionUpdate)
+        update = await bob.expect(TransactionUpdateMsg)
         assert [r["identity"] for r in changes(db, update.query_sets)["players_at_level_0"][0]] == [
             ident(alice)
         ]
@@ -191,14 +191,14 @@ def test_view_of_changing_rows_sends_the_difference(server: LocalServer) -> None
         ok = await call(one, "move_player", db.args("move_player", 2, 2))
         seen_by_one = changes(db, ok.transaction_update.query_sets)["nearby_players"]
         assert [(r["x"], r["y"]) for r in seen_by_one[0]] == [(0, 0)]
-        seen_by_zero = changes(db, (await zero.expect(TransactionUpdate)).query_sets)
+        seen_by_zero = changes(db, (await zero.expect(TransactionUpdateMsg)).query_sets)
         assert [(r["x"], r["y"]) for r in seen_by_zero["nearby_players"][0]] == [(2, 2)]
 
         ok = await call(one, "move_player", db.args("move_player", 3, 3))  # now at (5, 5)
         seen_by_one = changes(db, ok.transaction_update.query_sets)["nearby_players"]
         assert [(r["x"], r["y"]) for r in seen_by_one[1]] == [(0, 0)]
         assert seen_by_one[0] == []
-        seen_by_zero = changes(db, (await zero.expect(TransactionUpdate)).query_sets)
+        seen_by_zero = changes(db, (await zero.expect(TransactionUpdateMsg)).query_sets)
         assert [(r["x"], r["y"]) for r in seen_by_zero["nearby_players"][1]] == [(2, 2)]
         await zero.close()
         await one.close()
@@ -212,8 +212,8 @@ def test_one_off_query_and_sql_read_the_callers_view(server: LocalServer) -> Non
     async def body() -> None:
         alice = await RawClient.connect(server.ws_url, "view")
         await call(alice, "insert_player", db.args("insert_player", ident(alice), 0))
-        await alice.send(OneOffQuery(5, "SELECT * FROM my_player"))
-        answer = await alice.expect(OneOffQueryResult)
+        await alice.send(OneOffQueryMsg(5, "SELECT * FROM my_player"))
+        answer = await alice.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok)
         [table] = answer.result.value.tables
         assert table.table == "my_player"
@@ -362,8 +362,8 @@ def test_private_view_is_unknown_to_others_and_failing_subscribe_is_an_error(
 ) -> None:
     async def body() -> None:
         client = await RawClient.connect(server.ws_url, "view")
-        await client.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM no_such_view"]))
-        error = await client.expect(SubscriptionError)
+        await client.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM no_such_view"]))
+        error = await client.expect(SubscriptionErrorMsg)
         assert "no_such_view" in error.error
         await client.close()
 

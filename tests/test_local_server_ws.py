@@ -24,26 +24,26 @@ from spacetimedb_sdk.local_server.pytest_plugin import ServerFactory, spacetimed
 from spacetimedb_sdk.local_server.server import LocalServer
 from spacetimedb_sdk.local_server.websocket_session import SessionConfig
 from spacetimedb_sdk.messages import (
-    CallProcedure,
-    CallReducer,
+    CallProcedureMsg,
+    CallReducerMsg,
     EventTableRows,
-    InternalError,
-    OneOffQuery,
-    OneOffQueryResult,
+    InternalErrorOutcome,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     PersistentTableRows,
-    ProcedureResult,
+    ProcedureResultMsg,
     QuerySetId,
     ReducerErr,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
     Returned,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
-    TransactionUpdate,
-    Unsubscribe,
-    UnsubscribeApplied,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
+    TransactionUpdateMsg,
+    UnsubscribeAppliedMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
     encode_client_message,
 )
 from spacetimedb_sdk.values import Err, Ok
@@ -264,27 +264,27 @@ def test_reducer_result_carries_own_updates_and_others_get_transaction_updates(
         carol = await RawClient.connect(server.ws_url, "chat")  # subscribes to nothing relevant
         assert alice.initial is not None
         await alice.send(
-            Subscribe(1, QuerySetId(10), ["SELECT * FROM user", "SELECT * FROM message"])
+            SubscribeMsg(1, QuerySetId(10), ["SELECT * FROM user", "SELECT * FROM message"])
         )
-        applied = await alice.expect(SubscribeApplied)
+        applied = await alice.expect(SubscribeAppliedMsg)
         assert (applied.request_id, applied.query_set_id.id) == (1, 10)
         assert [t.table for t in applied.rows.tables] == ["user", "message"]
-        await bob.send(Subscribe(7, QuerySetId(0), ["SELECT * FROM message"]))
-        await bob.expect(SubscribeApplied)
-        await carol.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM user"]))
-        await carol.expect(SubscribeApplied)
+        await bob.send(SubscribeMsg(7, QuerySetId(0), ["SELECT * FROM message"]))
+        await bob.expect(SubscribeAppliedMsg)
+        await carol.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM user"]))
+        await carol.expect(SubscribeAppliedMsg)
 
         await alice.send(
-            CallReducer(2, 0, "send_message", args(server, "chat", "send_message", "hi"))
+            CallReducerMsg(2, 0, "send_message", args(server, "chat", "send_message", "hi"))
         )
-        result = await alice.expect(ReducerResult)
+        result = await alice.expect(ReducerResultMsg)
         assert result.request_id == 2
         assert isinstance(result.result, ReducerOk)
         assert result.result.ret_value == b""
         (own,) = result.result.transaction_update.query_sets
         assert own.query_set_id.id == 10
         assert [t.table_name for t in own.tables] == ["message"]
-        update = await bob.expect(TransactionUpdate)
+        update = await bob.expect(TransactionUpdateMsg)
         (theirs,) = update.query_sets
         (table,) = theirs.tables
         (rows,) = table.rows
@@ -294,8 +294,8 @@ def test_reducer_result_carries_own_updates_and_others_get_transaction_updates(
         await carol.assert_silent()  # nothing relevant changed: no (empty) message at all
 
         # A failed call: Err with the BSATN of the message, nothing committed.
-        await alice.send(CallReducer(3, 0, "set_name", args(server, "chat", "set_name", "")))
-        failed = await alice.expect(ReducerResult)
+        await alice.send(CallReducerMsg(3, 0, "set_name", args(server, "chat", "set_name", "")))
+        failed = await alice.expect(ReducerResultMsg)
         assert isinstance(failed.result, ReducerErr)
         assert failed.result.error == string_bsatn("Names must not be empty")
         await bob.assert_silent()
@@ -309,24 +309,24 @@ def test_reducer_call_errors(server: LocalServer) -> None:
     async def main() -> None:
         client = await RawClient.connect(server.ws_url, "game")
         cases = [
-            (CallReducer(1, 0, "no_such", b""), "no such reducer"),
-            (CallReducer(2, 0, "add_player", b"\x01"), "invalid arguments"),
-            (CallReducer(3, 0, "on_connect", b""), "can't directly call special OnConnect"),
-            (CallReducer(4, 0, "crash", b""), FATAL),
-            (CallReducer(5, 0, "tick", b""), "no such reducer"),  # scheduled: private
+            (CallReducerMsg(1, 0, "no_such", b""), "no such reducer"),
+            (CallReducerMsg(2, 0, "add_player", b"\x01"), "invalid arguments"),
+            (CallReducerMsg(3, 0, "on_connect", b""), "can't directly call special OnConnect"),
+            (CallReducerMsg(4, 0, "crash", b""), FATAL),
+            (CallReducerMsg(5, 0, "tick", b""), "no such reducer"),  # scheduled: private
         ]
         for request, text in cases:
             await client.send(request)
-            result = await client.expect(ReducerResult)
+            result = await client.expect(ReducerResultMsg)
             assert result.request_id == request.request_id
-            assert isinstance(result.result, InternalError), result
+            assert isinstance(result.result, InternalErrorOutcome), result
             assert text in result.result.message
-        await client.send(CallReducer(6, 0, "fail", args(server, "game", "fail", "nope")))
-        failed = await client.expect(ReducerResult)
+        await client.send(CallReducerMsg(6, 0, "fail", args(server, "game", "fail", "nope")))
+        failed = await client.expect(ReducerResultMsg)
         assert isinstance(failed.result, ReducerErr)
         assert failed.result.error_message() == "nope"
-        await client.send(OneOffQuery(7, "SELECT * FROM player"))
-        rows = await client.expect(OneOffQueryResult)
+        await client.send(OneOffQueryMsg(7, "SELECT * FROM player"))
+        rows = await client.expect(OneOffQueryResultMsg)
         assert isinstance(rows.result, Ok)
         assert len(rows.result.value.tables[0].rows) == 0  # the failed call's insert rolled back
         await client.close()
@@ -337,28 +337,28 @@ def test_reducer_call_errors(server: LocalServer) -> None:
 def test_subscription_errors_and_unsubscribe(server: LocalServer) -> None:
     async def main() -> None:
         client = await RawClient.connect(server.ws_url, "chat")
-        await client.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM nope"]))
-        error = await client.expect(SubscriptionError)
+        await client.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM nope"]))
+        error = await client.expect(SubscriptionErrorMsg)
         assert (error.request_id, error.query_set_id.id) == (1, 1)
         assert "nope" in error.error
-        await client.send(Subscribe(2, QuerySetId(1), ["SELECT * FROM user WHERE"]))
-        await client.expect(SubscriptionError)
-        await client.send(Subscribe(3, QuerySetId(1), ["SELECT * FROM user"]))  # id reusable
-        applied = await client.expect(SubscribeApplied)
+        await client.send(SubscribeMsg(2, QuerySetId(1), ["SELECT * FROM user WHERE"]))
+        await client.expect(SubscriptionErrorMsg)
+        await client.send(SubscribeMsg(3, QuerySetId(1), ["SELECT * FROM user"]))  # id reusable
+        applied = await client.expect(SubscribeAppliedMsg)
         assert len(applied.rows.tables[0].rows) == 1  # ourselves, online
-        await client.send(Unsubscribe(4, QuerySetId(1), UnsubscribeFlags.SEND_DROPPED_ROWS))
-        dropped = await client.expect(UnsubscribeApplied)
+        await client.send(UnsubscribeMsg(4, QuerySetId(1), UnsubscribeFlags.SEND_DROPPED_ROWS))
+        dropped = await client.expect(UnsubscribeAppliedMsg)
         assert dropped.rows is not None and len(dropped.rows.tables[0].rows) == 1
-        await client.send(Subscribe(5, QuerySetId(1), ["SELECT * FROM user"]))
-        await client.expect(SubscribeApplied)
-        await client.send(Unsubscribe(6, QuerySetId(1), UnsubscribeFlags.DEFAULT))
-        plain = await client.expect(UnsubscribeApplied)
+        await client.send(SubscribeMsg(5, QuerySetId(1), ["SELECT * FROM user"]))
+        await client.expect(SubscribeAppliedMsg)
+        await client.send(UnsubscribeMsg(6, QuerySetId(1), UnsubscribeFlags.DEFAULT))
+        plain = await client.expect(UnsubscribeAppliedMsg)
         assert plain.rows is None
-        await client.send(Unsubscribe(7, QuerySetId(1), UnsubscribeFlags.DEFAULT))
-        unknown = await client.expect(SubscriptionError)
+        await client.send(UnsubscribeMsg(7, QuerySetId(1), UnsubscribeFlags.DEFAULT))
+        unknown = await client.expect(SubscriptionErrorMsg)
         assert unknown.request_id == 7
-        await client.send(OneOffQuery(8, "SELECT * FROM"))
-        bad = await client.expect(OneOffQueryResult)
+        await client.send(OneOffQueryMsg(8, "SELECT * FROM"))
+        bad = await client.expect(OneOffQueryResultMsg)
         assert isinstance(bad.result, Err)
         await client.close()
 
@@ -369,18 +369,18 @@ def test_event_tables_private_tables_and_owner(server: LocalServer) -> None:
     async def main() -> None:
         anon = await RawClient.connect(server.ws_url, "game")
         owner = await RawClient.connect(server.ws_url, "game", token=server.owner_token)
-        await anon.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM secret"]))
-        await anon.expect(SubscriptionError)
-        await anon.send(Subscribe(2, QuerySetId(2), ["SELECT * FROM damage", "SELECT * FROM *"]))
-        applied = await anon.expect(SubscribeApplied)
+        await anon.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM secret"]))
+        await anon.expect(SubscriptionErrorMsg)
+        await anon.send(SubscribeMsg(2, QuerySetId(2), ["SELECT * FROM damage", "SELECT * FROM *"]))
+        applied = await anon.expect(SubscribeAppliedMsg)
         assert "secret" not in {t.table for t in applied.rows.tables}
         assert all(len(t.rows) == 0 for t in applied.rows.tables if t.table == "damage")
-        await owner.send(Subscribe(3, QuerySetId(3), ["SELECT * FROM secret"]))
-        await owner.expect(SubscribeApplied)
+        await owner.send(SubscribeMsg(3, QuerySetId(3), ["SELECT * FROM secret"]))
+        await owner.expect(SubscribeAppliedMsg)
 
-        await owner.send(CallReducer(4, 0, "hit", args(server, "game", "hit", 1, 3)))
-        await owner.expect(ReducerResult)
-        update = await anon.expect(TransactionUpdate)
+        await owner.send(CallReducerMsg(4, 0, "hit", args(server, "game", "hit", 1, 3)))
+        await owner.expect(ReducerResultMsg)
+        update = await anon.expect(TransactionUpdateMsg)
         (qs,) = update.query_sets
         (table,) = qs.tables
         assert table.table_name == "damage"
@@ -388,9 +388,9 @@ def test_event_tables_private_tables_and_owner(server: LocalServer) -> None:
         assert isinstance(rows, EventTableRows) and len(rows.events) == 1
 
         await owner.send(
-            CallReducer(5, 0, "add_secret", args(server, "game", "add_secret", 1, "x"))
+            CallReducerMsg(5, 0, "add_secret", args(server, "game", "add_secret", 1, "x"))
         )
-        done = await owner.expect(ReducerResult)
+        done = await owner.expect(ReducerResultMsg)
         assert isinstance(done.result, ReducerOk)
         assert [
             t.table_name for qs in done.result.transaction_update.query_sets for t in qs.tables
@@ -405,25 +405,27 @@ def test_event_tables_private_tables_and_owner(server: LocalServer) -> None:
 def test_procedures(server: LocalServer) -> None:
     async def main() -> None:
         caller = await RawClient.connect(server.ws_url, "game")
-        await caller.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM player"]))
-        await caller.expect(SubscribeApplied)
-        await caller.send(CallProcedure(2, 0, "double", args(server, "game", "double", 21)))
-        result = await caller.expect(ProcedureResult)
+        await caller.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM player"]))
+        await caller.expect(SubscribeAppliedMsg)
+        await caller.send(CallProcedureMsg(2, 0, "double", args(server, "game", "double", 21)))
+        result = await caller.expect(ProcedureResultMsg)
         assert result.request_id == 2
         assert isinstance(result.status, Returned)
         assert result.status.value == (42).to_bytes(4, "little")
         await caller.send(
-            CallProcedure(3, 0, "add_player_proc", args(server, "game", "add_player_proc", "zed"))
+            CallProcedureMsg(
+                3, 0, "add_player_proc", args(server, "game", "add_player_proc", "zed")
+            )
         )
         # The procedure's inner transaction reaches its own caller as a TransactionUpdate.
-        update = await caller.expect(TransactionUpdate)
+        update = await caller.expect(TransactionUpdateMsg)
         assert update.query_sets[0].tables[0].table_name == "player"
-        proc = await caller.expect(ProcedureResult)
+        proc = await caller.expect(ProcedureResultMsg)
         assert isinstance(proc.status, Returned)
         assert proc.status.value == (1).to_bytes(8, "little")
-        await caller.send(CallProcedure(4, 0, "nope", b""))
-        missing = await caller.expect(ProcedureResult)
-        assert isinstance(missing.status, InternalError)
+        await caller.send(CallProcedureMsg(4, 0, "nope", b""))
+        missing = await caller.expect(ProcedureResultMsg)
+        assert isinstance(missing.status, InternalErrorOutcome)
         await caller.close()
 
     run(main)
@@ -432,12 +434,12 @@ def test_procedures(server: LocalServer) -> None:
 def test_v3_requests_in_one_frame_are_answered_in_order(server: LocalServer) -> None:
     async def main() -> None:
         client = await RawClient.connect(server.ws_url, "game", protocols=[V3])
-        requests: list[Any] = [Subscribe(0, QuerySetId(0), ["SELECT * FROM player"])]
+        requests: list[Any] = [SubscribeMsg(0, QuerySetId(0), ["SELECT * FROM player"])]
         for i in range(1, 40):
             requests.append(
-                CallReducer(i, 0, "add_player", args(server, "game", "add_player", f"p{i}", i))
+                CallReducerMsg(i, 0, "add_player", args(server, "game", "add_player", f"p{i}", i))
             )
-        requests.append(OneOffQuery(40, "SELECT * FROM player"))
+        requests.append(OneOffQueryMsg(40, "SELECT * FROM player"))
         await client.send(*requests)
         seen = []
         for _ in range(len(requests)):
@@ -458,14 +460,14 @@ def test_compression_envelope(server: LocalServer, compression: str, tag: int) -
         writer = await RawClient.connect(server.ws_url, "game")
         for i in range(60):
             await writer.send(
-                CallReducer(i, 0, "add_player", args(server, "game", "add_player", "x" * 30, i))
+                CallReducerMsg(i, 0, "add_player", args(server, "game", "add_player", "x" * 30, i))
             )
-            await writer.expect(ReducerResult)
+            await writer.expect(ReducerResultMsg)
         client = await RawClient.connect(server.ws_url, "game", compression=compression)
-        await client.send(OneOffQuery(1, "SELECT * FROM player WHERE level = 1"))
+        await client.send(OneOffQueryMsg(1, "SELECT * FROM player WHERE level = 1"))
         small = await client.ws.recv()
         assert isinstance(small, bytes) and small[0] == TAG_NONE  # <= 1024 bytes: never compressed
-        await client.send(Subscribe(2, QuerySetId(1), ["SELECT * FROM player"]))
+        await client.send(SubscribeMsg(2, QuerySetId(1), ["SELECT * FROM player"]))
         large = await client.ws.recv()
         assert isinstance(large, bytes) and large[0] == tag
         await writer.close()
@@ -482,10 +484,14 @@ def test_compression_envelope(server: LocalServer, compression: str, tag: int) -
     [
         (b"\x09", V2, False),  # unknown message tag
         (b"\x00\x01", V2, False),  # truncated Subscribe
-        (encode_client_message(OneOffQuery(1, "SELECT 1")) + b"\x00", V2, False),  # trailing byte
+        (
+            encode_client_message(OneOffQueryMsg(1, "SELECT 1")) + b"\x00",
+            V2,
+            False,
+        ),  # trailing byte
         (b"\x03\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00", V2, False),  # flags=1
         (b"", V3, False),  # empty v3 frame
-        (encode_client_message(CallReducer(1, 0, "x", b""))[:-1], V3, False),
+        (encode_client_message(CallReducerMsg(1, 0, "x", b""))[:-1], V3, False),
         (b"text frame", V2, True),
         (b"\xff\xfe not UTF-8", V3, True),
     ],
@@ -495,15 +501,15 @@ def test_malformed_frames_close_1011_and_others_keep_working(
 ) -> None:
     async def main() -> None:
         bystander = await RawClient.connect(server.ws_url, "chat")
-        await bystander.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM message"]))
-        await bystander.expect(SubscribeApplied)
+        await bystander.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM message"]))
+        await bystander.expect(SubscribeAppliedMsg)
         offender = await RawClient.connect(server.ws_url, "chat", protocols=[protocol])
         await offender.ws.send(payload, text=text)
         await expect_closed(offender, 1011)
         await bystander.send(
-            CallReducer(2, 0, "send_message", args(server, "chat", "send_message", "still here"))
+            CallReducerMsg(2, 0, "send_message", args(server, "chat", "send_message", "still here"))
         )
-        result = await bystander.expect(ReducerResult)
+        result = await bystander.expect(ReducerResultMsg)
         assert isinstance(result.result, ReducerOk)
         await bystander.close()
 
@@ -513,25 +519,25 @@ def test_malformed_frames_close_1011_and_others_keep_working(
 def test_v3_frame_is_processed_up_to_the_bad_message(server: LocalServer) -> None:
     async def main() -> None:
         bystander = await RawClient.connect(server.ws_url, "chat")
-        await bystander.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM message"]))
-        await bystander.expect(SubscribeApplied)
+        await bystander.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM message"]))
+        await bystander.expect(SubscribeAppliedMsg)
         offender = await RawClient.connect(server.ws_url, "chat", protocols=[V3])
         good = encode_client_message(
-            CallReducer(1, 0, "send_message", args(server, "chat", "send_message", "before"))
+            CallReducerMsg(1, 0, "send_message", args(server, "chat", "send_message", "before"))
         )
         after = encode_client_message(
-            CallReducer(2, 0, "send_message", args(server, "chat", "send_message", "after"))
+            CallReducerMsg(2, 0, "send_message", args(server, "chat", "send_message", "after"))
         )
         await offender.ws.send(good + b"\x07garbage" + after)
-        result = await offender.expect(ReducerResult)  # answered before the Close
+        result = await offender.expect(ReducerResultMsg)  # answered before the Close
         assert result.request_id == 1
         await expect_closed(offender, 1011)
-        update = await bystander.expect(TransactionUpdate)  # the commit before the error stays
+        update = await bystander.expect(TransactionUpdateMsg)  # the commit before the error stays
         (rows,) = update.query_sets[0].tables[0].rows
         assert isinstance(rows, PersistentTableRows) and len(rows.inserts) == 1
         await bystander.assert_silent()  # the message after the bad one never ran
-        await bystander.send(OneOffQuery(2, "SELECT * FROM message"))
-        answer = await bystander.expect(OneOffQueryResult)
+        await bystander.send(OneOffQueryMsg(2, "SELECT * FROM message"))
+        answer = await bystander.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok) and len(answer.result.value.tables[0].rows) == 1
         await bystander.close()
 
@@ -541,11 +547,11 @@ def test_v3_frame_is_processed_up_to_the_bad_message(server: LocalServer) -> Non
 def test_reusing_an_active_query_set_id_closes_the_connection(server: LocalServer) -> None:
     async def main() -> None:
         client = await RawClient.connect(server.ws_url, "chat", protocols=[V3])
-        await client.send(Subscribe(1, QuerySetId(5), ["SELECT * FROM user"]))
-        await client.expect(SubscribeApplied)
+        await client.send(SubscribeMsg(1, QuerySetId(5), ["SELECT * FROM user"]))
+        await client.expect(SubscribeAppliedMsg)
         await client.send(
-            Subscribe(2, QuerySetId(5), ["SELECT * FROM message"]),
-            CallReducer(3, 0, "send_message", args(server, "chat", "send_message", "skipped")),
+            SubscribeMsg(2, QuerySetId(5), ["SELECT * FROM message"]),
+            CallReducerMsg(3, 0, "send_message", args(server, "chat", "send_message", "skipped")),
         )
         await expect_closed(client, 1011)
         assert client.ws.close_reason is not None and "5" in client.ws.close_reason
@@ -568,8 +574,8 @@ def test_oversized_frames_drop_only_that_client(spacetimedb_local_server: Server
         with pytest.raises(ConnectionClosed):
             while True:
                 await client.recv()
-        await other.send(OneOffQuery(1, "SELECT * FROM user"))
-        result = await other.expect(OneOffQueryResult)
+        await other.send(OneOffQueryMsg(1, "SELECT * FROM user"))
+        result = await other.expect(OneOffQueryResultMsg)
         assert isinstance(result.result, Ok)
         await other.close()
 
@@ -580,22 +586,22 @@ def test_the_default_limit_is_32_mib(server: LocalServer) -> None:
     async def main() -> None:
         # Exactly 32 MiB is accepted (the over-long query is refused in-band) ...
         client = await RawClient.connect(server.ws_url, "chat")
-        header = encode_client_message(OneOffQuery(1, ""))
+        header = encode_client_message(OneOffQueryMsg(1, ""))
         limit = 32 * 1024 * 1024
-        await client.ws.send(encode_client_message(OneOffQuery(1, "x" * (limit - len(header)))))
-        result = await client.expect(OneOffQueryResult, timeout=30)
+        await client.ws.send(encode_client_message(OneOffQueryMsg(1, "x" * (limit - len(header)))))
+        result = await client.expect(OneOffQueryResultMsg, timeout=30)
         assert isinstance(result.result, Err)
         # ... one byte more drops the connection.
         with pytest.raises(ConnectionClosed) as info:
             await client.ws.send(
-                encode_client_message(OneOffQuery(2, "x" * (limit - len(header) + 1)))
+                encode_client_message(OneOffQueryMsg(2, "x" * (limit - len(header) + 1)))
             )
             while True:
                 await client.recv(30)
         assert info.value.rcvd is not None and info.value.rcvd.code == 1009
         ok = await RawClient.connect(server.ws_url, "chat")
-        await ok.send(OneOffQuery(3, "SELECT * FROM user"))
-        answer = await ok.expect(OneOffQueryResult)
+        await ok.send(OneOffQueryMsg(3, "SELECT * FROM user"))
+        answer = await ok.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok)
         await ok.close()
 
@@ -609,7 +615,7 @@ def test_incoming_queue_overflow_closes_1013(spacetimedb_local_server: ServerFac
     async def main() -> None:
         client = await RawClient.connect(server.ws_url, "game")
         frame = encode_client_message(
-            CallReducer(1, 0, "add_player", args(server, "game", "add_player", "p", 1))
+            CallReducerMsg(1, 0, "add_player", args(server, "game", "add_player", "p", 1))
         )
         for _ in range(200):
             await client.ws.send(frame)
@@ -630,9 +636,9 @@ def test_rejected_connections_are_dropped_without_a_message(server: LocalServer)
         await victim.close()
         owner = await RawClient.connect(server.ws_url, "game", token=server.owner_token)
         await owner.send(
-            CallReducer(1, 0, "ban", args(server, "game", "ban", victim.initial.identity))
+            CallReducerMsg(1, 0, "ban", args(server, "game", "ban", victim.initial.identity))
         )
-        await owner.expect(ReducerResult)
+        await owner.expect(ReducerResultMsg)
         refused = await RawClient.connect(server.ws_url, "game", token=token, read_initial=False)
         await expect_closed(refused, None)  # 101, then the TCP connection ends: no message
         await owner.close()
@@ -643,14 +649,16 @@ def test_rejected_connections_are_dropped_without_a_message(server: LocalServer)
 def test_connect_and_disconnect_run_lifecycle_reducers(server: LocalServer) -> None:
     async def main() -> None:
         watcher = await RawClient.connect(server.ws_url, "chat")
-        await watcher.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM user WHERE online = true"]))
-        await watcher.expect(SubscribeApplied)
+        await watcher.send(
+            SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM user WHERE online = true"])
+        )
+        await watcher.expect(SubscribeAppliedMsg)
         visitor = await RawClient.connect(server.ws_url, "chat")
-        joined = await watcher.expect(TransactionUpdate)
+        joined = await watcher.expect(TransactionUpdateMsg)
         rows = joined.query_sets[0].tables[0].rows[0]
         assert isinstance(rows, PersistentTableRows) and len(rows.inserts) == 1
         await visitor.close()
-        left = await watcher.expect(TransactionUpdate)
+        left = await watcher.expect(TransactionUpdateMsg)
         rows = left.query_sets[0].tables[0].rows[0]
         assert isinstance(rows, PersistentTableRows) and len(rows.deletes) == 1
         await watcher.close()
@@ -661,14 +669,14 @@ def test_connect_and_disconnect_run_lifecycle_reducers(server: LocalServer) -> N
 def test_scheduled_reducers_run_and_broadcast(server: LocalServer) -> None:
     async def main() -> None:
         client = await RawClient.connect(server.ws_url, "game")
-        await client.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM counter"]))
-        await client.expect(SubscribeApplied)
+        await client.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM counter"]))
+        await client.expect(SubscribeAppliedMsg)
         started = time.monotonic()
         await client.send(
-            CallReducer(2, 0, "schedule_tick", args(server, "game", "schedule_tick", 200_000))
+            CallReducerMsg(2, 0, "schedule_tick", args(server, "game", "schedule_tick", 200_000))
         )
-        await client.expect(ReducerResult)
-        update = await client.expect(TransactionUpdate, timeout=5)
+        await client.expect(ReducerResultMsg)
+        update = await client.expect(TransactionUpdateMsg, timeout=5)
         assert time.monotonic() - started >= 0.15
         assert update.query_sets[0].tables[0].table_name == "counter"
         await client.close()
@@ -699,8 +707,8 @@ def test_keepalive_pings_and_idle_timeout(spacetimedb_local_server: ServerFactor
         # The websockets client answers pings, so it stays connected past the idle timeout.
         alive = await RawClient.connect(server.ws_url, "chat")
         await asyncio.sleep(1.2)
-        await alive.send(OneOffQuery(1, "SELECT * FROM user"))
-        await alive.expect(OneOffQueryResult)
+        await alive.send(OneOffQueryMsg(1, "SELECT * FROM user"))
+        await alive.expect(OneOffQueryResultMsg)
         await alive.close()
 
     run(main)
@@ -758,8 +766,8 @@ def test_commits_survive_a_restart(tmp_path: Any) -> None:
     async def write(url: str) -> str:
         client = await RawClient.connect(url, "chat")
         assert client.initial is not None
-        await client.send(CallReducer(1, 0, "send_message", b"\x07\x00\x00\x00durable"))
-        result = await client.expect(ReducerResult)
+        await client.send(CallReducerMsg(1, 0, "send_message", b"\x07\x00\x00\x00durable"))
+        result = await client.expect(ReducerResultMsg)
         assert isinstance(result.result, ReducerOk)
         await client.close()
         return client.initial.token
@@ -787,20 +795,20 @@ def test_reusing_a_live_connection_id_never_disturbs_the_first_session(
 
     async def main() -> None:
         first = await RawClient.connect(server.ws_url, "chat", query=shared)
-        await first.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM message"]))
-        await first.expect(SubscribeApplied)
+        await first.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM message"]))
+        await first.expect(SubscribeAppliedMsg)
         # Another identity with the same connection id gets a session of its own ...
         second = await RawClient.connect(server.ws_url, "chat", query=shared)
         assert first.initial is not None and second.initial is not None
         assert second.initial.identity != first.initial.identity
         assert second.initial.connection_id == first.initial.connection_id
-        await second.send(Subscribe(1, QuerySetId(1), ["SELECT * FROM user"]))
-        await second.expect(SubscribeApplied)
+        await second.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM user"]))
+        await second.expect(SubscribeAppliedMsg)
         await second.send(
-            CallReducer(2, 0, "send_message", args(server, "chat", "send_message", "from 2"))
+            CallReducerMsg(2, 0, "send_message", args(server, "chat", "send_message", "from 2"))
         )
-        assert isinstance((await second.expect(ReducerResult)).result, ReducerOk)
-        assert (await first.expect(TransactionUpdate)).query_sets[0].tables[0].table_name == (
+        assert isinstance((await second.expect(ReducerResultMsg)).result, ReducerOk)
+        assert (await first.expect(TransactionUpdateMsg)).query_sets[0].tables[0].table_name == (
             "message"
         )
         # ... and the same identity with the same live connection id is refused.
@@ -813,20 +821,20 @@ def test_reusing_a_live_connection_id_never_disturbs_the_first_session(
         await asyncio.sleep(0.2)
         # The first session still gets answers and updates.
         await first.send(
-            CallReducer(3, 0, "send_message", args(server, "chat", "send_message", "from 1"))
+            CallReducerMsg(3, 0, "send_message", args(server, "chat", "send_message", "from 1"))
         )
-        result = await first.expect(ReducerResult)
+        result = await first.expect(ReducerResultMsg)
         assert result.request_id == 3 and isinstance(result.result, ReducerOk)
         other = await RawClient.connect(server.ws_url, "chat")
         await other.send(
-            CallReducer(4, 0, "send_message", args(server, "chat", "send_message", "other"))
+            CallReducerMsg(4, 0, "send_message", args(server, "chat", "send_message", "other"))
         )
-        await other.expect(ReducerResult)
-        update = await first.expect(TransactionUpdate)
+        await other.expect(ReducerResultMsg)
+        update = await first.expect(TransactionUpdateMsg)
         (rows,) = update.query_sets[0].tables[0].rows
         assert isinstance(rows, PersistentTableRows) and len(rows.inserts) == 1
-        await first.send(OneOffQuery(5, "SELECT * FROM message"))
-        answer = await first.expect(OneOffQueryResult)
+        await first.send(OneOffQueryMsg(5, "SELECT * FROM message"))
+        answer = await first.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok) and len(answer.result.value.tables[0].rows) == 3
         await other.close()
         await first.close()

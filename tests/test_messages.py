@@ -30,35 +30,35 @@ from spacetimedb_sdk.messages import (
     OK_EMPTY,
     SERVER_MESSAGE_TYPE,
     BsatnRowList,
-    CallProcedure,
-    CallReducer,
+    CallProcedureMsg,
+    CallReducerMsg,
     ClientMessage,
     EventTableRows,
     FixedSize,
-    InitialConnection,
-    InternalError,
-    OneOffQuery,
-    OneOffQueryResult,
+    InitialConnectionMsg,
+    InternalErrorOutcome,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     PersistentTableRows,
-    ProcedureResult,
+    ProcedureResultMsg,
     QueryRows,
     QuerySetId,
     QuerySetUpdate,
     ReducerErr,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
     Returned,
     RowOffsets,
     ServerMessage,
     SingleTableRows,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
     TableUpdate,
-    TransactionUpdate,
-    Unsubscribe,
-    UnsubscribeApplied,
+    TransactionUpdateMsg,
+    UnsubscribeAppliedMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
     decode_client_message,
     decode_client_message_from,
     decode_server_message,
@@ -78,10 +78,10 @@ SERVER_FILE: dict[str, Any] = load_fixture("vectors", "v2_server_messages.json")
 CLIENT_VECTORS: list[dict[str, Any]] = CLIENT_FILE["messages"]
 SERVER_VECTORS: list[dict[str, Any]] = SERVER_FILE["messages"]
 
-CLIENT_CLASSES = (Subscribe, Unsubscribe, OneOffQuery, CallReducer, CallProcedure)
+CLIENT_CLASSES = (SubscribeMsg, UnsubscribeMsg, OneOffQueryMsg, CallReducerMsg, CallProcedureMsg)
 SERVER_CLASSES = (
-    InitialConnection, SubscribeApplied, UnsubscribeApplied, SubscriptionError,
-    TransactionUpdate, OneOffQueryResult, ReducerResult, ProcedureResult,
+    InitialConnectionMsg, SubscribeAppliedMsg, UnsubscribeAppliedMsg, SubscriptionErrorMsg,
+    TransactionUpdateMsg, OneOffQueryResultMsg, ReducerResultMsg, ProcedureResultMsg,
 )  # fmt: skip
 
 EXPECTED_ERRORS = (BsatnError, ProtocolError)
@@ -128,7 +128,7 @@ def test_variant_tags_match_the_fixture(
     resolved = MESSAGE_TYPESPACE.resolve(root)
     assert isinstance(resolved, SumType)
     assert {v.name: i for i, v in enumerate(resolved.variants)} == tags
-    assert {cls.__name__: cls.TAG for cls in classes} == tags  # type: ignore[attr-defined]
+    assert {cls.__name__.removesuffix("Msg"): cls.TAG for cls in classes} == tags  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------- the vectors
@@ -139,7 +139,7 @@ def test_client_vector(vector: dict[str, Any]) -> None:
     data = bytes.fromhex(vector["hex"])
     msg = decode_client_message(data)
     assert encode_client_message(msg) == data
-    assert type(msg).__name__ == next(iter(vector["json"]))
+    assert type(msg).__name__ == next(iter(vector["json"])) + "Msg"
 
     from_json = value_from_json(
         CLIENT_MESSAGE_TYPE, vector["json"], MESSAGE_TYPESPACE, MESSAGE_BINDINGS
@@ -162,7 +162,7 @@ def test_server_vector(vector: dict[str, Any]) -> None:
     data = bytes.fromhex(vector["hex"])
     msg = decode_server_message(data)
     assert encode_server_message(msg) == data
-    assert type(msg).__name__ == next(iter(vector["json"]))
+    assert type(msg).__name__ == next(iter(vector["json"])) + "Msg"
 
     from_json = value_from_json(
         SERVER_MESSAGE_TYPE, vector["json"], MESSAGE_TYPESPACE, MESSAGE_BINDINGS
@@ -194,53 +194,53 @@ def _annotation(name: str) -> dict[str, Any]:
 
 def test_decoded_shapes() -> None:
     init = _server("InitialConnection")
-    assert isinstance(init, InitialConnection)
+    assert isinstance(init, InitialConnectionMsg)
     assert init.identity == Identity.from_hex(_annotation("InitialConnection")["identity_hex"])
     assert init.connection_id == ConnectionId.from_hex(
         _annotation("InitialConnection")["connection_id_hex"]
     )
 
     none_rows = _server("UnsubscribeApplied (rows none)")
-    assert isinstance(none_rows, UnsubscribeApplied)
+    assert isinstance(none_rows, UnsubscribeAppliedMsg)
     assert none_rows.rows is None
 
     err = _server("SubscriptionError (request_id none)")
-    assert isinstance(err, SubscriptionError)
+    assert isinstance(err, SubscriptionErrorMsg)
     assert err.request_id is None
 
     ok = _server("ReducerResult Ok")
-    assert isinstance(ok, ReducerResult)
+    assert isinstance(ok, ReducerResultMsg)
     assert isinstance(ok.result, ReducerOk)
     assert ok.result.ret_value == b""
     assert ok.timestamp == Timestamp.from_iso(_annotation("ReducerResult Ok")["timestamp_iso8601"])
 
     empty = _server("ReducerResult OkEmpty")
-    assert isinstance(empty, ReducerResult)
+    assert isinstance(empty, ReducerResultMsg)
     assert empty.result is OK_EMPTY
 
     reducer_err = _server("ReducerResult Err")
-    assert isinstance(reducer_err, ReducerResult)
+    assert isinstance(reducer_err, ReducerResultMsg)
     assert isinstance(reducer_err.result, ReducerErr)
     assert (
         reducer_err.result.error_message() == _annotation("ReducerResult Err")["err_payload_string"]
     )
 
     internal = _server("ReducerResult InternalError")
-    assert isinstance(internal, ReducerResult)
-    assert internal.result == InternalError("The reducer panicked: out of bounds")
+    assert isinstance(internal, ReducerResultMsg)
+    assert internal.result == InternalErrorOutcome("The reducer panicked: out of bounds")
 
     returned = _server("ProcedureResult Returned")
-    assert isinstance(returned, ProcedureResult)
+    assert isinstance(returned, ProcedureResultMsg)
     assert returned.status == Returned(b"\x05\x00\x00\x00")
     assert returned.request_id == 6
     assert returned.total_host_execution_duration == TimeDuration(1234)
 
     one_off = _server("OneOffQueryResult err")
-    assert isinstance(one_off, OneOffQueryResult)
+    assert isinstance(one_off, OneOffQueryResultMsg)
     assert one_off.result == Err("sql error: no such column `nmae`")
 
     tx = _server("TransactionUpdate (persistent + event rows)")
-    assert isinstance(tx, TransactionUpdate)
+    assert isinstance(tx, TransactionUpdateMsg)
     assert [qs.query_set_id for qs in tx.query_sets] == [QuerySetId(0), QuerySetId(2)]
     assert isinstance(tx.query_sets[1].tables[0].rows[0], EventTableRows)
     assert isinstance(tx.query_sets[0].tables[0].rows[0], PersistentTableRows)
@@ -248,14 +248,14 @@ def test_decoded_shapes() -> None:
 
 def test_unsubscribe_flags_decode_to_enum_members() -> None:
     msg = decode_client_message(bytes.fromhex("01030000000000000001"))
-    assert isinstance(msg, Unsubscribe)
+    assert isinstance(msg, UnsubscribeMsg)
     assert msg.flags is UnsubscribeFlags.SEND_DROPPED_ROWS
     # A plain int is accepted when encoding, as IntEnum members are ints.
-    plain = Unsubscribe(3, QuerySetId(0), 1)  # type: ignore[arg-type]
+    plain = UnsubscribeMsg(3, QuerySetId(0), 1)  # type: ignore[arg-type]
     assert encode_client_message(plain) == bytes.fromhex("01030000000000000001")
 
 
-@pytest.mark.parametrize("cls", [CallReducer, CallProcedure])
+@pytest.mark.parametrize("cls", [CallReducerMsg, CallProcedureMsg])
 def test_non_zero_call_flags_are_rejected(cls: Callable[..., ClientMessage]) -> None:
     data = encode_client_message(cls(1, 1, "f", b""))
     with pytest.raises(BsatnDecodeError, match="flags must be 0"):
@@ -279,37 +279,37 @@ def test_decode_errors() -> None:
 
 def test_encode_errors() -> None:
     with pytest.raises(BsatnEncodeError):
-        encode_client_message(InitialConnection(Identity(1), ConnectionId(1), "t"))  # type: ignore[arg-type]
+        encode_client_message(InitialConnectionMsg(Identity(1), ConnectionId(1), "t"))  # type: ignore[arg-type]
     with pytest.raises(BsatnEncodeError):
-        encode_server_message(Subscribe(1, QuerySetId(1), []))  # type: ignore[arg-type]
+        encode_server_message(SubscribeMsg(1, QuerySetId(1), []))  # type: ignore[arg-type]
     with pytest.raises(BsatnEncodeError):
-        encode_client_message(Subscribe(1, 7, []))  # type: ignore[arg-type]
+        encode_client_message(SubscribeMsg(1, 7, []))  # type: ignore[arg-type]
     with pytest.raises(BsatnEncodeError):
-        encode_client_message(OneOffQuery(-1, "x"))
-    bad_outcome = ReducerResult(1, Timestamp(0), "ok")  # type: ignore[arg-type]
+        encode_client_message(OneOffQueryMsg(-1, "x"))
+    bad_outcome = ReducerResultMsg(1, Timestamp(0), "ok")  # type: ignore[arg-type]
     with pytest.raises(BsatnEncodeError):
         encode_server_message(bad_outcome)
-    bad_status = ProcedureResult(OK_EMPTY, Timestamp(0), TimeDuration(0), 1)  # type: ignore[arg-type]
+    bad_status = ProcedureResultMsg(OK_EMPTY, Timestamp(0), TimeDuration(0), 1)  # type: ignore[arg-type]
     with pytest.raises(BsatnEncodeError):
         encode_server_message(bad_status)
 
 
 def test_spec_worked_examples() -> None:
     # docs/protocol.md#message-examples (complete payloads; server ones without the 00 compression tag).
-    subscribe = Subscribe(1, QuerySetId(7), ["SELECT * FROM person"])
+    subscribe = SubscribeMsg(1, QuerySetId(7), ["SELECT * FROM person"])
     assert encode_client_message(subscribe) == bytes.fromhex(
         "00 01000000 07000000 01000000 14000000" + b"SELECT * FROM person".hex()
     )
-    call = CallReducer(2, 0, "add", bytes.fromhex("0500000041 6c696365"))
+    call = CallReducerMsg(2, 0, "add", bytes.fromhex("0500000041 6c696365"))
     assert encode_client_message(call) == bytes.fromhex(
         "03 02000000 00 03000000 616464 09000000 05000000416c696365"
     )
-    proc = CallProcedure(5, 0, "get_time", b"")
+    proc = CallProcedureMsg(5, 0, "get_time", b"")
     assert encode_client_message(proc) == bytes.fromhex(
         "04 05000000 00 08000000 6765745f74696d65 00000000"
     )
 
-    applied = SubscribeApplied(
+    applied = SubscribeAppliedMsg(
         1,
         QuerySetId(7),
         QueryRows(
@@ -329,7 +329,7 @@ def test_spec_worked_examples() -> None:
         "01 02000000 0000000000000000 0900000000000000"
         "13000000 010000000100000041 0200000002000000426f"
     )
-    tx = TransactionUpdate(
+    tx = TransactionUpdateMsg(
         [
             QuerySetUpdate(
                 QuerySetId(7),
@@ -352,17 +352,17 @@ def test_spec_worked_examples() -> None:
         "000900 09000000 01000000010000005a"
         "000900 09000000 010000000100000041"
     )
-    ok = ReducerResult(2, Timestamp(1704067200000000), ReducerOk(b"", TransactionUpdate([])))
+    ok = ReducerResultMsg(2, Timestamp(1704067200000000), ReducerOk(b"", TransactionUpdateMsg([])))
     assert encode_server_message(ok) == bytes.fromhex(
         "06 02000000 00202110d70d0600 00 00000000 00000000"
     )
-    err = ReducerResult(
+    err = ReducerResultMsg(
         2, Timestamp(1704067200000000), ReducerErr(bytes.fromhex("04000000626f6f6d"))
     )
     assert encode_server_message(err) == bytes.fromhex(
         "06 02000000 00202110d70d0600 02 08000000 04000000626f6f6d"
     )
-    assert encode_server_message(SubscriptionError(None, QuerySetId(7), "bad")) == bytes.fromhex(
+    assert encode_server_message(SubscriptionErrorMsg(None, QuerySetId(7), "bad")) == bytes.fromhex(
         "03 01 07000000 03000000626164"
     )
 
@@ -401,7 +401,7 @@ table_update_rows = st.one_of(
     st.builds(PersistentTableRows, row_lists(), row_lists()), st.builds(EventTableRows, row_lists())
 )
 transaction_updates = st.builds(
-    TransactionUpdate,
+    TransactionUpdateMsg,
     st.lists(
         st.builds(
             QuerySetUpdate,
@@ -417,36 +417,36 @@ reducer_outcomes = st.one_of(
     st.builds(ReducerOk, blobs, transaction_updates),
     st.just(OK_EMPTY),
     st.builds(ReducerErr, blobs),
-    st.builds(InternalError, texts),
+    st.builds(InternalErrorOutcome, texts),
 )
 
 client_messages: st.SearchStrategy[ClientMessage] = st.one_of(
-    st.builds(Subscribe, u32, query_set_ids, st.lists(texts, max_size=4)),
-    st.builds(Unsubscribe, u32, query_set_ids, st.sampled_from(UnsubscribeFlags)),
-    st.builds(OneOffQuery, u32, texts),
-    st.builds(CallReducer, u32, st.just(0), texts, blobs),
-    st.builds(CallProcedure, u32, st.just(0), texts, blobs),
+    st.builds(SubscribeMsg, u32, query_set_ids, st.lists(texts, max_size=4)),
+    st.builds(UnsubscribeMsg, u32, query_set_ids, st.sampled_from(UnsubscribeFlags)),
+    st.builds(OneOffQueryMsg, u32, texts),
+    st.builds(CallReducerMsg, u32, st.just(0), texts, blobs),
+    st.builds(CallProcedureMsg, u32, st.just(0), texts, blobs),
 )
 server_messages: st.SearchStrategy[ServerMessage] = st.one_of(
     st.builds(
-        InitialConnection,
+        InitialConnectionMsg,
         st.builds(Identity, st.integers(0, 2**256 - 1)),
         st.builds(ConnectionId, st.integers(0, 2**128 - 1)),
         texts,
     ),
-    st.builds(SubscribeApplied, u32, query_set_ids, query_rows),
-    st.builds(UnsubscribeApplied, u32, query_set_ids, st.none() | query_rows),
-    st.builds(SubscriptionError, st.none() | u32, query_set_ids, texts),
+    st.builds(SubscribeAppliedMsg, u32, query_set_ids, query_rows),
+    st.builds(UnsubscribeAppliedMsg, u32, query_set_ids, st.none() | query_rows),
+    st.builds(SubscriptionErrorMsg, st.none() | u32, query_set_ids, texts),
     transaction_updates,
     st.builds(
-        OneOffQueryResult,
+        OneOffQueryResultMsg,
         u32,
         st.one_of(st.builds(Ok, query_rows), st.builds(Err, texts)),
     ),
-    st.builds(ReducerResult, u32, st.builds(Timestamp, i64), reducer_outcomes),
+    st.builds(ReducerResultMsg, u32, st.builds(Timestamp, i64), reducer_outcomes),
     st.builds(
-        ProcedureResult,
-        st.one_of(st.builds(Returned, blobs), st.builds(InternalError, texts)),
+        ProcedureResultMsg,
+        st.one_of(st.builds(Returned, blobs), st.builds(InternalErrorOutcome, texts)),
         st.builds(Timestamp, i64),
         st.builds(TimeDuration, i64),
         u32,

@@ -25,17 +25,17 @@ from spacetimedb_sdk.bsatn import BsatnCodec, compile_codec
 from spacetimedb_sdk.errors import BsatnDecodeError, BsatnEncodeError
 from spacetimedb_sdk.messages import (
     EventTableRows,
-    OneOffQueryResult,
+    OneOffQueryResultMsg,
     PersistentTableRows,
     QueryRows,
     QuerySetId,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
     ServerMessage,
     SingleTableRows,
-    SubscribeApplied,
-    TransactionUpdate,
-    UnsubscribeApplied,
+    SubscribeAppliedMsg,
+    TransactionUpdateMsg,
+    UnsubscribeAppliedMsg,
     decode_server_message,
     encode_server_message,
 )
@@ -88,7 +88,7 @@ def test_row_types_match_the_fixture_annotations() -> None:
 
 def test_subscribe_applied_user_rows_row_offsets() -> None:
     msg = _message("SubscribeApplied (chat user rows)")
-    assert isinstance(msg, SubscribeApplied)
+    assert isinstance(msg, SubscribeAppliedMsg)
     (entry,) = msg.rows.tables
     assert entry.table == "user"
     rows = entry.rows
@@ -106,7 +106,7 @@ def test_subscribe_applied_user_rows_row_offsets() -> None:
 
 def test_subscribe_applied_fixed_size_rows() -> None:
     msg = _message("SubscribeApplied (FixedSize rows)")
-    assert isinstance(msg, SubscribeApplied)
+    assert isinstance(msg, SubscribeAppliedMsg)
     points, messages = msg.rows.tables
     assert points.rows.size_hint == FixedSize(8)
     assert len(points.rows) == 2
@@ -128,18 +128,18 @@ def _tables(rows: QueryRows) -> dict[str, BsatnRowList]:
 
 def test_every_fixture_annotation_decodes() -> None:
     unsub = _message("UnsubscribeApplied (rows some)")
-    assert isinstance(unsub, UnsubscribeApplied)
+    assert isinstance(unsub, UnsubscribeAppliedMsg)
     assert unsub.rows is not None
     expected = _vector("UnsubscribeApplied (rows some)")["annotations"]["rows"]
     assert {t: _rows_json(t, r) for t, r in _tables(unsub.rows).items()} == expected
 
     one_off = _message("OneOffQueryResult ok")
-    assert isinstance(one_off, OneOffQueryResult)
+    assert isinstance(one_off, OneOffQueryResultMsg)
     assert isinstance(one_off.result, Ok)
     expected = _vector("OneOffQueryResult ok")["annotations"]["rows"]
     assert {t: _rows_json(t, r) for t, r in _tables(one_off.result.value).items()} == expected
 
-    def deltas(update: TransactionUpdate) -> dict[str, Any]:
+    def deltas(update: TransactionUpdateMsg) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for qs in update.query_sets:
             for table in qs.tables:
@@ -157,13 +157,13 @@ def test_every_fixture_annotation_decodes() -> None:
         return out
 
     tx = _message("TransactionUpdate (persistent + event rows)")
-    assert isinstance(tx, TransactionUpdate)
+    assert isinstance(tx, TransactionUpdateMsg)
     assert (
         deltas(tx) == _vector("TransactionUpdate (persistent + event rows)")["annotations"]["rows"]
     )
 
     reducer = _message("ReducerResult Ok")
-    assert isinstance(reducer, ReducerResult)
+    assert isinstance(reducer, ReducerResultMsg)
     assert isinstance(reducer.result, ReducerOk)
     expected = _vector("ReducerResult Ok")["annotations"]["rows"]
     assert deltas(reducer.result.transaction_update) == expected
@@ -192,7 +192,7 @@ def test_invalid_row_lists_are_rejected(
 
 
 def test_invalid_row_list_in_a_message_is_a_decode_error() -> None:
-    good = SubscribeApplied(
+    good = SubscribeAppliedMsg(
         1, QuerySetId(1), QueryRows([SingleTableRows("t", BsatnRowList(FixedSize(2), b"abcd"))])
     )
     data = bytearray(encode_server_message(good))
@@ -294,7 +294,7 @@ def test_from_rows_picks_the_server_hint() -> None:
     assert empty.rows_data == b""
     # The fixture's empty `message` list is exactly this (01 00000000 | 00000000).
     fixed_msg = _message("SubscribeApplied (FixedSize rows)")
-    assert isinstance(fixed_msg, SubscribeApplied)
+    assert isinstance(fixed_msg, SubscribeAppliedMsg)
     assert fixed_msg.rows.tables[1].rows == empty
 
     assert BsatnRowList.from_rows([b"ab", b"cd"], fixed_size=2).size_hint == FixedSize(2)
@@ -325,9 +325,9 @@ def test_fixed_split_crosses_chunk_boundaries() -> None:
 def test_from_rows_splits_back(rows: list[bytes], via_message: bool) -> None:
     row_list = BsatnRowList.from_rows(rows)
     if via_message:
-        msg = SubscribeApplied(0, QuerySetId(0), QueryRows([SingleTableRows("t", row_list)]))
+        msg = SubscribeAppliedMsg(0, QuerySetId(0), QueryRows([SingleTableRows("t", row_list)]))
         decoded = decode_server_message(encode_server_message(msg))
-        assert isinstance(decoded, SubscribeApplied)
+        assert isinstance(decoded, SubscribeAppliedMsg)
         row_list = decoded.rows.tables[0].rows
     assert row_list.rows() == rows
     assert len(row_list) == len(rows)

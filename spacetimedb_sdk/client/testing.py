@@ -6,9 +6,9 @@
         .with_module(schema)
     conn, socket = build_offline(builder)     # or: builder.build(OfflineSocket())
     handle = conn.subscription_builder().subscribe("SELECT * FROM user")
-    socket.sent_messages()            # [Subscribe(request_id=1, query_set_id=QuerySetId(1), ...)]
-    socket.deliver(InitialConnection(identity, connection_id, "token"))
-    socket.deliver(SubscribeApplied(1, QuerySetId(1), rows))   # callbacks run right here
+    socket.sent_messages()            # [SubscribeMsg(request_id=1, query_set_id=QuerySetId(1), ...)]
+    socket.deliver(InitialConnectionMsg(identity, connection_id, "token"))
+    socket.deliver(SubscribeAppliedMsg(1, QuerySetId(1), rows))   # callbacks run right here
     socket.close()                    # as if the server dropped the connection
 
 ``deliver`` accepts decoded server messages (encoded for you) or raw frames (compression tag

@@ -66,33 +66,33 @@ from spacetimedb_sdk.errors import (
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL, join_client_messages
 from spacetimedb_sdk.identity import ConnectionId, Identity
 from spacetimedb_sdk.messages import (
-    CallProcedure,
-    CallReducer,
+    CallProcedureMsg,
+    CallReducerMsg,
     ClientMessage,
     EventTableRows,
-    InitialConnection,
+    InitialConnectionMsg,
+    InternalErrorOutcome,
     OkEmpty,
-    OneOffQuery,
-    OneOffQueryResult,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     PersistentTableRows,
-    ProcedureResult,
+    ProcedureResultMsg,
     QuerySetId,
     ReducerErr,
     ReducerOk,
-    ReducerResult,
+    ReducerResultMsg,
     Returned,
     ServerMessage,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
-    TransactionUpdate,
-    Unsubscribe,
-    UnsubscribeApplied,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
+    TransactionUpdateMsg,
+    UnsubscribeAppliedMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
     decode_server_message_from,
     encode_client_message,
 )
-from spacetimedb_sdk.messages import InternalError as InternalErrorOutcome
 from spacetimedb_sdk.redaction import sdk_logger
 from spacetimedb_sdk.row_list import BsatnRowList
 from spacetimedb_sdk.schema import ModuleSchema
@@ -191,7 +191,7 @@ class ConnectionCore:
             self.stats.subscriptions.sent += 1
             if self.state is not ConnectionState.DISCONNECTED:
                 qs.request_id = self.requests.next_id()
-                self._send(Subscribe(qs.request_id, QuerySetId(qs.id), list(qs.queries)))
+                self._send(SubscribeMsg(qs.request_id, QuerySetId(qs.id), list(qs.queries)))
             # While disconnected (about to reconnect) the set is sent with the replay.
         self._wake()
         return qs
@@ -210,7 +210,9 @@ class ConnectionCore:
                 return  # ended when the connection is re-established
             qs.unsubscribe_request_id = self.requests.next_id()
             self._send(
-                Unsubscribe(qs.unsubscribe_request_id, QuerySetId(qs.id), UnsubscribeFlags.DEFAULT)
+                UnsubscribeMsg(
+                    qs.unsubscribe_request_id, QuerySetId(qs.id), UnsubscribeFlags.DEFAULT
+                )
             )
         self._wake()
 
@@ -249,7 +251,12 @@ class ConnectionCore:
     ) -> PendingRequest:
         """Call reducer ``name`` with already BSATN-encoded arguments."""
         return self._request(
-            "reducer", name, args, owner, None, lambda rid: CallReducer(rid, 0, name, encoded_args)
+            "reducer",
+            name,
+            args,
+            owner,
+            None,
+            lambda rid: CallReducerMsg(rid, 0, name, encoded_args),
         )
 
     def call_procedure(
@@ -270,13 +277,13 @@ class ConnectionCore:
             tuple(args),
             owner,
             return_codec or codec.ok,
-            lambda rid: CallProcedure(rid, 0, codec.name, encoded),
+            lambda rid: CallProcedureMsg(rid, 0, codec.name, encoded),
         )
 
     def one_off_query(self, sql: str, owner: Any = None) -> PendingRequest:
         """Run one query once; the answer's rows are decoded with their table's row type."""
         return self._request(
-            "one_off_query", sql, (), owner, None, lambda rid: OneOffQuery(rid, sql)
+            "one_off_query", sql, (), owner, None, lambda rid: OneOffQueryMsg(rid, sql)
         )
 
     def data_to_send(self) -> list[bytes]:
@@ -375,7 +382,7 @@ class ConnectionCore:
                     self._reconciling.add(qs.id)
                 qs.request_id = self.requests.next_id()
                 qs.sent_at = time.monotonic()
-                self._send(Subscribe(qs.request_id, QuerySetId(qs.id), list(qs.queries)))
+                self._send(SubscribeMsg(qs.request_id, QuerySetId(qs.id), list(qs.queries)))
 
     def close(self) -> None:
         """Refuse new requests from now on (the driver is closing the socket)."""
@@ -482,7 +489,7 @@ class ConnectionCore:
                 f"{type(msg).__name__} carries {total} rows, more than the limit of {limit} "
                 "(MessageLimits.max_rows_per_message)"
             )
-        if isinstance(msg, OneOffQueryResult):
+        if isinstance(msg, OneOffQueryResultMsg):
             return  # decoded right away, its errors reported with the query's answer
         find = self.module.find
         for table, rows in lists:
@@ -503,7 +510,7 @@ class ConnectionCore:
         return rows.rows() if layout is None else rows.validated_rows(layout.codec)
 
     # ------------------------------------------------------------------------------ handlers
-    def _on_initial_connection(self, msg: InitialConnection) -> list[Effect]:
+    def _on_initial_connection(self, msg: InitialConnectionMsg) -> list[Effect]:
         if self.state is ConnectionState.CONNECTED:
             return [ProtocolViolation(ProtocolError("a second InitialConnection arrived"))]
         self.state = ConnectionState.CONNECTED
@@ -520,7 +527,7 @@ class ConnectionCore:
             effects.extend(self._finish_reconcile())
         return effects
 
-    def _on_subscribe_applied(self, msg: SubscribeApplied) -> list[Effect]:
+    def _on_subscribe_applied(self, msg: SubscribeAppliedMsg) -> list[Effect]:
         qs = self.subscriptions.get(msg.query_set_id.id)
         if qs is None or qs.state is QuerySetState.ENDED:
             _log.warning("SubscribeApplied for unknown query set %d ignored", msg.query_set_id.id)
@@ -544,7 +551,7 @@ class ConnectionCore:
             effects.append(RowsChanged(ev.SUBSCRIBE_APPLIED, deltas))
         return effects
 
-    def _on_unsubscribe_applied(self, msg: UnsubscribeApplied) -> list[Effect]:
+    def _on_unsubscribe_applied(self, msg: UnsubscribeAppliedMsg) -> list[Effect]:
         qs = self.subscriptions.get(msg.query_set_id.id)
         if qs is None:
             _log.warning("UnsubscribeApplied for unknown query set %d ignored", msg.query_set_id.id)
@@ -566,7 +573,7 @@ class ConnectionCore:
             effects.append(RowsChanged(ev.UNSUBSCRIBE_APPLIED, deltas))
         return effects
 
-    def _on_subscription_error(self, msg: SubscriptionError) -> list[Effect]:
+    def _on_subscription_error(self, msg: SubscriptionErrorMsg) -> list[Effect]:
         qs = self.subscriptions.get(msg.query_set_id.id)
         if qs is None:
             _log.warning(
@@ -590,7 +597,7 @@ class ConnectionCore:
             effects.append(RowsChanged(ev.SubscribeError(msg.error), deltas))
         return effects
 
-    def _batch_of(self, update: TransactionUpdate) -> RowBatch:
+    def _batch_of(self, update: TransactionUpdateMsg) -> RowBatch:
         batch = RowBatch()
         for qsu in update.query_sets:
             qs = self.subscriptions.get(qsu.query_set_id.id)
@@ -616,11 +623,11 @@ class ConnectionCore:
                         batch.delete(table, deletes)
         return batch
 
-    def _on_transaction_update(self, msg: TransactionUpdate) -> list[Effect]:
+    def _on_transaction_update(self, msg: TransactionUpdateMsg) -> list[Effect]:
         deltas = self.cache.apply(self._batch_of(msg))
         return [RowsChanged(ev.TRANSACTION, deltas)] if deltas else []
 
-    def _on_reducer_result(self, msg: ReducerResult) -> list[Effect]:
+    def _on_reducer_result(self, msg: ReducerResultMsg) -> list[Effect]:
         request = self.requests.pop(msg.request_id)
         if request is not None and request.kind != "reducer":
             self.requests.add(request)
@@ -673,7 +680,7 @@ class ConnectionCore:
         effects.append(ReducerDone(request, reducer_event))
         return effects
 
-    def _on_procedure_result(self, msg: ProcedureResult) -> list[Effect]:
+    def _on_procedure_result(self, msg: ProcedureResultMsg) -> list[Effect]:
         request = self.requests.pop(msg.request_id)
         if request is None or request.kind != "procedure":
             if request is not None:
@@ -697,7 +704,7 @@ class ConnectionCore:
             ProcedureDone(request, value, error, msg.timestamp, msg.total_host_execution_duration)
         ]
 
-    def _on_one_off_query_result(self, msg: OneOffQueryResult) -> list[Effect]:
+    def _on_one_off_query_result(self, msg: OneOffQueryResultMsg) -> list[Effect]:
         request = self.requests.pop(msg.request_id)
         if request is None or request.kind != "one_off_query":
             if request is not None:
@@ -762,13 +769,13 @@ class ConnectionCore:
 
 def _row_lists(msg: ServerMessage) -> list[tuple[str, BsatnRowList]]:
     """Every ``(table, row list)`` a message carries."""
-    if isinstance(msg, (SubscribeApplied, UnsubscribeApplied)):
+    if isinstance(msg, (SubscribeAppliedMsg, UnsubscribeAppliedMsg)):
         query_rows = msg.rows
-    elif isinstance(msg, OneOffQueryResult):
+    elif isinstance(msg, OneOffQueryResultMsg):
         query_rows = msg.result.value if isinstance(msg.result, Ok) else None
     else:
-        update = msg if isinstance(msg, TransactionUpdate) else None
-        if isinstance(msg, ReducerResult) and isinstance(msg.result, ReducerOk):
+        update = msg if isinstance(msg, TransactionUpdateMsg) else None
+        if isinstance(msg, ReducerResultMsg) and isinstance(msg.result, ReducerOk):
             update = msg.result.transaction_update
         if update is None:
             return []
@@ -803,12 +810,12 @@ def _error_text(outcome: ReducerErr, codec: BsatnCodec[Any] | None) -> str:
 
 
 _HANDLERS: dict[type, Callable[[ConnectionCore, Any], list[Effect]]] = {
-    InitialConnection: ConnectionCore._on_initial_connection,
-    SubscribeApplied: ConnectionCore._on_subscribe_applied,
-    UnsubscribeApplied: ConnectionCore._on_unsubscribe_applied,
-    SubscriptionError: ConnectionCore._on_subscription_error,
-    TransactionUpdate: ConnectionCore._on_transaction_update,
-    ReducerResult: ConnectionCore._on_reducer_result,
-    ProcedureResult: ConnectionCore._on_procedure_result,
-    OneOffQueryResult: ConnectionCore._on_one_off_query_result,
+    InitialConnectionMsg: ConnectionCore._on_initial_connection,
+    SubscribeAppliedMsg: ConnectionCore._on_subscribe_applied,
+    UnsubscribeAppliedMsg: ConnectionCore._on_unsubscribe_applied,
+    SubscriptionErrorMsg: ConnectionCore._on_subscription_error,
+    TransactionUpdateMsg: ConnectionCore._on_transaction_update,
+    ReducerResultMsg: ConnectionCore._on_reducer_result,
+    ProcedureResultMsg: ConnectionCore._on_procedure_result,
+    OneOffQueryResultMsg: ConnectionCore._on_one_off_query_result,
 }

@@ -71,21 +71,21 @@ from spacetimedb_sdk.local_server.sql_endpoint import execute_sql
 from spacetimedb_sdk.local_server.subscriptions import QuerySetInUseError, SubscriptionManager
 from spacetimedb_sdk.local_server.untyped_json import value_to_untyped_json
 from spacetimedb_sdk.messages import (
-    CallProcedure,
-    CallReducer,
-    InternalError,
-    OneOffQuery,
-    ProcedureResult,
+    CallProcedureMsg,
+    CallReducerMsg,
+    InternalErrorOutcome,
+    OneOffQueryMsg,
+    ProcedureResultMsg,
     QuerySetUpdate,
     ReducerErr,
     ReducerOk,
     ReducerOutcome,
-    ReducerResult,
+    ReducerResultMsg,
     Returned,
     ServerMessage,
-    Subscribe,
-    TransactionUpdate,
-    Unsubscribe,
+    SubscribeMsg,
+    TransactionUpdateMsg,
+    UnsubscribeMsg,
     encode_server_message,
 )
 from spacetimedb_sdk.module.auth import AuthCtx
@@ -110,7 +110,7 @@ ClientSink = Callable[[list[bytes]], None]
 #: One live WebSocket connection.
 ClientKey = tuple[Identity, ConnectionId]
 #: What a WebSocket client may ask of a database.
-ClientRequest = CallReducer | Subscribe | Unsubscribe | OneOffQuery | CallProcedure
+ClientRequest = CallReducerMsg | SubscribeMsg | UnsubscribeMsg | OneOffQueryMsg | CallProcedureMsg
 T = TypeVar("T")
 
 
@@ -165,24 +165,24 @@ class _WebSocketCall:
 
 def _reducer_outcome(outcome: ReducerCallOutcome, own: list[QuerySetUpdate]) -> ReducerOutcome:
     if outcome.status is CallStatus.OK:
-        return ReducerOk(b"", TransactionUpdate(own))
+        return ReducerOk(b"", TransactionUpdateMsg(own))
     message = outcome.message or ""
     if outcome.status is CallStatus.USER_ERROR:
         return ReducerErr(_STRING_CODEC.encode(message))
-    return InternalError(message)
+    return InternalErrorOutcome(message)
 
 
-def _procedure_result(outcome: ProcedureCallOutcome, request_id: int) -> ProcedureResult:
+def _procedure_result(outcome: ProcedureCallOutcome, request_id: int) -> ProcedureResultMsg:
     """The real server's message: a failure carries the Unix epoch and no duration."""
     if outcome.status is CallStatus.OK:
-        return ProcedureResult(
+        return ProcedureResultMsg(
             Returned(outcome.return_value),
             outcome.timestamp,
             TimeDuration(outcome.duration_micros),
             request_id,
         )
-    return ProcedureResult(
-        InternalError(outcome.message or ""), Timestamp(0), TimeDuration(0), request_id
+    return ProcedureResultMsg(
+        InternalErrorOutcome(outcome.message or ""), Timestamp(0), TimeDuration(0), request_id
     )
 
 
@@ -330,7 +330,7 @@ class DatabaseRuntime:
                 )
                 message = encoded.get(key)
                 if message is None:
-                    message = encoded[key] = encode_server_message(TransactionUpdate(updates))
+                    message = encoded[key] = encode_server_message(TransactionUpdateMsg(updates))
                 batch.append((sink, [message]))
             self._post(batch)
         self._rearm_schedule_timer()
@@ -502,13 +502,13 @@ class DatabaseRuntime:
             for request in requests:
                 if key in self._poisoned or key not in self._sinks or self._closing:
                     return
-                if isinstance(request, CallReducer):
+                if isinstance(request, CallReducerMsg):
                     self._call_reducer(key, request)
-                elif isinstance(request, Subscribe):
+                elif isinstance(request, SubscribeMsg):
                     self._subscribe(key, request)
-                elif isinstance(request, Unsubscribe):
+                elif isinstance(request, UnsubscribeMsg):
                     self._send(key, self.subscriptions.unsubscribe(key, request))
-                elif isinstance(request, OneOffQuery):
+                elif isinstance(request, OneOffQueryMsg):
                     self._send(key, self.subscriptions.one_off_query(key[0], request))
                 else:
                     self._call_procedure(key, request)
@@ -516,7 +516,7 @@ class DatabaseRuntime:
             self._post_buffer = None
             self._post(buffered)
 
-    def _subscribe(self, key: ClientKey, request: Subscribe) -> None:
+    def _subscribe(self, key: ClientKey, request: SubscribeMsg) -> None:
         try:
             answer = self.subscriptions.subscribe(key, request)
         except QuerySetInUseError:
@@ -524,7 +524,7 @@ class DatabaseRuntime:
             raise
         self._send(key, answer)
 
-    def _call_reducer(self, key: ClientKey, request: CallReducer) -> None:
+    def _call_reducer(self, key: ClientKey, request: CallReducerMsg) -> None:
         call = _WebSocketCall(key)
         identity, connection_id = key
         outcome = self.database.call_reducer(
@@ -532,9 +532,9 @@ class DatabaseRuntime:
             sender_auth=self._auth.get(key),
         )  # fmt: skip
         result = _reducer_outcome(outcome, call.own_updates)
-        self._send(key, ReducerResult(request.request_id, outcome.timestamp, result))
+        self._send(key, ReducerResultMsg(request.request_id, outcome.timestamp, result))
 
-    def _call_procedure(self, key: ClientKey, request: CallProcedure) -> None:
+    def _call_procedure(self, key: ClientKey, request: CallProcedureMsg) -> None:
         """Start the procedure on a thread of its own (see the module docstring)."""
         identity, connection_id = key
         auth = self._auth.get(key)

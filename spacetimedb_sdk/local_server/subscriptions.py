@@ -65,21 +65,21 @@ from spacetimedb_sdk.local_server.tx_delta import TableDelta, TxDelta
 from spacetimedb_sdk.local_server.views import InstanceKey, Relation, Relations
 from spacetimedb_sdk.messages import (
     EventTableRows,
-    OneOffQuery,
-    OneOffQueryResult,
+    OneOffQueryMsg,
+    OneOffQueryResultMsg,
     PersistentTableRows,
     QueryRows,
     QuerySetId,
     QuerySetUpdate,
     SingleTableRows,
-    Subscribe,
-    SubscribeApplied,
-    SubscriptionError,
+    SubscribeAppliedMsg,
+    SubscribeMsg,
+    SubscriptionErrorMsg,
     TableUpdate,
     TableUpdateRows,
-    Unsubscribe,
-    UnsubscribeApplied,
+    UnsubscribeAppliedMsg,
     UnsubscribeFlags,
+    UnsubscribeMsg,
 )
 from spacetimedb_sdk.row_list import BsatnRowList
 from spacetimedb_sdk.values import Err, Ok
@@ -191,7 +191,7 @@ class TransactionUpdates:
     """
 
     updates: dict[ClientKey, list[QuerySetUpdate]] = field(default_factory=dict)
-    errors: dict[ClientKey, list[SubscriptionError]] = field(default_factory=dict)
+    errors: dict[ClientKey, list[SubscriptionErrorMsg]] = field(default_factory=dict)
 
 
 def _join_plan(bound: BoundQuery) -> _JoinPlan | None:
@@ -572,7 +572,9 @@ class SubscriptionManager:
         return tuple((name, self.relations.instance_key(name, caller)) for name in names)
 
     # -- requests ---------------------------------------------------------------------------------
-    def subscribe(self, key: ClientKey, request: Subscribe) -> SubscribeApplied | SubscriptionError:
+    def subscribe(
+        self, key: ClientKey, request: SubscribeMsg
+    ) -> SubscribeAppliedMsg | SubscriptionErrorMsg:
         """Apply a query set and return its initial rows, or the error that stopped it.
 
         Raises :class:`QuerySetInUseError` when the id names an active set of this connection.
@@ -591,28 +593,28 @@ class SubscriptionManager:
             rows = self._query_rows(evaluator, queries, budget)
         except SqlError as exc:
             self._retain_instances()
-            return SubscriptionError(request.request_id, request.query_set_id, str(exc))
+            return SubscriptionErrorMsg(request.request_id, request.query_set_id, str(exc))
         client.sets[set_id] = QuerySet(set_id, queries)
-        return SubscribeApplied(request.request_id, request.query_set_id, rows)
+        return SubscribeAppliedMsg(request.request_id, request.query_set_id, rows)
 
     def unsubscribe(
-        self, key: ClientKey, request: Unsubscribe
-    ) -> UnsubscribeApplied | SubscriptionError:
+        self, key: ClientKey, request: UnsubscribeMsg
+    ) -> UnsubscribeAppliedMsg | SubscriptionErrorMsg:
         """Remove a query set (with its current rows when ``SendDroppedRows`` was asked for)."""
         client = self._clients[key]
         set_id = request.query_set_id.id
         query_set = client.sets.pop(set_id, None)
         if query_set is None:
-            return SubscriptionError(
+            return SubscriptionErrorMsg(
                 request.request_id, request.query_set_id, _not_found(key, client.identity, set_id)
             )
         rows = None
         if request.flags is UnsubscribeFlags.SEND_DROPPED_ROWS:
             rows = self._query_rows(_Evaluator(self._db, self.relations), query_set.queries)
         self._retain_instances()
-        return UnsubscribeApplied(request.request_id, request.query_set_id, rows)
+        return UnsubscribeAppliedMsg(request.request_id, request.query_set_id, rows)
 
-    def one_off_query(self, identity: Identity, request: OneOffQuery) -> OneOffQueryResult:
+    def one_off_query(self, identity: Identity, request: OneOffQueryMsg) -> OneOffQueryResultMsg:
         """Run one query once against the current state."""
         try:
             query = parse_one_off_query(request.query_string)
@@ -628,8 +630,8 @@ class SubscriptionManager:
             name = bound.table
             result = QueryRows([SingleTableRows(name, evaluator.row_list(name, rows))])
         except SqlError as exc:
-            return OneOffQueryResult(request.request_id, Err(str(exc)))
-        return OneOffQueryResult(request.request_id, Ok(result))
+            return OneOffQueryResultMsg(request.request_id, Err(str(exc)))
+        return OneOffQueryResultMsg(request.request_id, Ok(result))
 
     def _query_rows(
         self,
@@ -681,7 +683,7 @@ class SubscriptionManager:
                 if broken is not None:
                     failed.append(set_id)
                     result.errors.setdefault(key, []).append(
-                        SubscriptionError(None, QuerySetId(set_id), broken)
+                        SubscriptionErrorMsg(None, QuerySetId(set_id), broken)
                     )
                     continue
                 try:
@@ -689,7 +691,7 @@ class SubscriptionManager:
                 except _QueryFailedError as failure:  # a broken query must not take the others down
                     failed.append(set_id)
                     result.errors.setdefault(key, []).append(
-                        SubscriptionError(None, QuerySetId(set_id), failure.text)
+                        SubscriptionErrorMsg(None, QuerySetId(set_id), failure.text)
                     )
                     continue
                 if update is not None:

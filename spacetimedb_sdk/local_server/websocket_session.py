@@ -46,7 +46,7 @@ from spacetimedb_sdk.local_server.outbox import DEFAULT_MAX_OUTGOING_BYTES, Outb
 from spacetimedb_sdk.local_server.request_auth import Caller
 from spacetimedb_sdk.local_server.subscriptions import QuerySetInUseError
 from spacetimedb_sdk.messages import (
-    InitialConnection,
+    InitialConnectionMsg,
     decode_client_message,
     decode_client_message_from,
     encode_server_message,
@@ -172,7 +172,7 @@ class WebSocketSession:
             return
         self.outbox.put(
             encode_server_message(
-                InitialConnection(self.identity, self.connection_id, self.caller.token)
+                InitialConnectionMsg(self.identity, self.connection_id, self.caller.token)
             )
         )
         writer = asyncio.ensure_future(self._write())
