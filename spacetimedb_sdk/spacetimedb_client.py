@@ -567,7 +567,7 @@ class SpacetimeDBClient:
         connection = self._connection
         if connection is None:
             raise RuntimeError("not connected")
-        connection._session.frame_received(data)
+        connection.process_frame(data)
 
 
 def _ignore(ctx: Any, value: Any) -> None:

@@ -1,7 +1,8 @@
 """The package's structure: no import cycles between its modules (imports inside functions
 count; those under ``if TYPE_CHECKING:`` do not), production code never imports a testing
-module, the client never imports the local server, the module API or the code generator, and
-the asyncio driver does not load the threaded one."""
+module, the client never imports the local server, the module API or the code generator, the
+asyncio driver does not load the threaded one, and no class name is defined twice without a
+stated reason."""
 
 from __future__ import annotations
 
@@ -155,3 +156,47 @@ def test_each_driver_loads_only_its_own_websocket_flavour() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     )
     assert result.stdout.strip() == "[]"
+
+
+#: Class names defined in more than one module, each allowed for a stated reason; any other
+#: repeat fails, so a wire message, an event and an error can never share a name again.
+SHARED_CLASS_NAMES: dict[str, set[str]] = {
+    # The 0.7 contract: `spacetimedb_client.ReducerEvent` keeps its name; the modern event
+    # is the official SDKs' name.
+    "ReducerEvent": {"spacetimedb_sdk.core.events", "spacetimedb_sdk.legacy.messages"},
+    # The modern client event (the official SDKs' name) and the datastore's transaction in
+    # the local server, which the client never imports.
+    "Transaction": {"spacetimedb_sdk.core.events", "spacetimedb_sdk.local_server.datastore"},
+    # One concept seen from the client and from the module/server side (separate
+    # subpackages the client never imports): the API each side's users know by this name.
+    "BTreeIndex": {"spacetimedb_sdk.client.table", "spacetimedb_sdk.local_server.indexes"},
+    "UniqueIndex": {"spacetimedb_sdk.client.table", "spacetimedb_sdk.local_server.indexes"},
+    "TableHandle": {"spacetimedb_sdk.client.table", "spacetimedb_sdk.local_server.table_handles"},
+    "TableDelta": {"spacetimedb_sdk.core.table_cache", "spacetimedb_sdk.local_server.tx_delta"},
+    "Range": {"spacetimedb_sdk.client.table", "spacetimedb_sdk.module.ranges"},
+    "Col": {"spacetimedb_sdk.client.query", "spacetimedb_sdk.module.query"},
+    "QueryBuilder": {"spacetimedb_sdk.client.query", "spacetimedb_sdk.module.query"},
+    # Query conditions: the client's typed query builder and the local server's SQL tree.
+    "And": {"spacetimedb_sdk.client.query", "spacetimedb_sdk.local_server.sql.ast"},
+    "Or": {"spacetimedb_sdk.client.query", "spacetimedb_sdk.local_server.sql.ast"},
+    "Query": {"spacetimedb_sdk.local_server.sql.ast", "spacetimedb_sdk.module.query"},
+    # The raw module definition's `Lifecycle` enum is the wire format's name; bsatn's
+    # `Validator` checks bytes, the schema's is `SchemaValidator`.
+}
+
+
+def _class_names() -> dict[str, set[str]]:
+    where: dict[str, set[str]] = {}
+    for module, path in _modules().items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, set()).add(module)
+    return where
+
+
+def test_a_class_name_means_one_thing() -> None:
+    repeated = {name: mods for name, mods in _class_names().items() if len(mods) > 1}
+    unexplained = {n: sorted(m) for n, m in repeated.items() if SHARED_CLASS_NAMES.get(n) != m}
+    assert not unexplained, f"class names defined in several modules: {unexplained}"
+    stale = sorted(set(SHARED_CLASS_NAMES) - set(repeated))
+    assert not stale, f"SHARED_CLASS_NAMES lists names no longer repeated: {stale}"

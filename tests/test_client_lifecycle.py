@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from spacetimedb_sdk.core.connection import ConnectionCore
 from spacetimedb_sdk.core.errors import ConnectError, DisconnectedError
-from spacetimedb_sdk.core.lifecycle import GiveUp, Lifecycle, Open, Phase, Serve, Wait
+from spacetimedb_sdk.core.lifecycle import ConnectionLifecycle, GiveUp, Open, Phase, Serve, Wait
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL
 from spacetimedb_sdk.identity import Identity
 from tests.client_helpers import schema
 
 
-def lifecycle(delays: list[float] | None = None) -> tuple[Lifecycle, ConnectionCore]:
+def lifecycle(delays: list[float] | None = None) -> tuple[ConnectionLifecycle, ConnectionCore]:
     core = ConnectionCore(schema())
-    machine = Lifecycle(core, None if delays is None else lambda: iter(delays))
+    machine = ConnectionLifecycle(core, None if delays is None else lambda: iter(delays))
     assert machine.opened() == Serve()
     core.connection_opened(V2_BSATN_PROTOCOL)
     return machine, core

@@ -269,6 +269,11 @@ class DbConnection(Generic[Tables, Reducers, Procedures]):
         """Wait for one message and process it; False on timeout or once closed."""
         return self._need_driver().advance_one_message_blocking(timeout)
 
+    def process_frame(self, frame: bytes) -> None:
+        """Apply one server frame (compression tag included) as if the socket had delivered it,
+        running its callbacks on this thread: call it only where callbacks may run."""
+        self._session.frame_received(frame)
+
     async def run_async(self) -> None:
         """Wait until the connection closes (asyncio connections; callbacks run meanwhile)."""
         await self._need_driver().run_async()

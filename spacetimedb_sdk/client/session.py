@@ -27,7 +27,7 @@ from spacetimedb_sdk.client.call_future import CallFuture
 from spacetimedb_sdk.client.events import ErrorContext
 from spacetimedb_sdk.core.effects import Connected, ProtocolViolation
 from spacetimedb_sdk.core.errors import ConnectError, DisconnectedError
-from spacetimedb_sdk.core.lifecycle import GiveUp, Lifecycle, Open, Serve, Wait
+from spacetimedb_sdk.core.lifecycle import ConnectionLifecycle, GiveUp, Open, Serve, Wait
 from spacetimedb_sdk.errors import ProtocolError
 from spacetimedb_sdk.frames import V2_BSATN_PROTOCOL, V3_BSATN_PROTOCOL
 
@@ -69,7 +69,7 @@ class Session:
         self._core = core
         self._dispatcher = dispatcher
         policy = config.reconnect
-        self.lifecycle = Lifecycle(core, policy.delays if policy is not None else None)
+        self.lifecycle = ConnectionLifecycle(core, policy.delays if policy is not None else None)
         self.options = SocketOptions(
             config.open_timeout, config.ping_interval, config.ping_timeout, config.max_message_size
         )

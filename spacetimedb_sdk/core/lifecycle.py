@@ -12,8 +12,8 @@ opened, failed to open, closed; a wait ended) and carry out the action they get 
                                                    (no attempts left, or closing: GiveUp -> CLOSED)
 
 Actions: :class:`Open` (open a socket now), :class:`Wait` (tell the user, sleep, then call
-:meth:`Lifecycle.waited`), :class:`Serve` (read the socket until it closes) and :class:`GiveUp`
-(the connection is over; report it on the callback thread). Reporting -- callbacks, effects --
+:meth:`ConnectionLifecycle.waited`), :class:`Serve` (read the socket until it closes) and
+:class:`GiveUp` (the connection is over; report it on the callback thread). Reporting -- callbacks, effects --
 is the client's job; this module only decides.
 """
 
@@ -31,7 +31,7 @@ from spacetimedb_sdk.redaction import sdk_logger
 if TYPE_CHECKING:
     from spacetimedb_sdk.core.connection import ConnectionCore
 
-__all__ = ["Action", "GiveUp", "Lifecycle", "Open", "Phase", "Serve", "Wait"]
+__all__ = ["Action", "ConnectionLifecycle", "GiveUp", "Open", "Phase", "Serve", "Wait"]
 
 _log = sdk_logger("spacetimedb_sdk.driver")
 
@@ -47,7 +47,7 @@ class Phase(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Open:
-    """Open a socket now, then report :meth:`Lifecycle.opened` or :meth:`Lifecycle.open_failed`."""
+    """Open a socket now, then report :meth:`ConnectionLifecycle.opened` or ``open_failed``."""
 
     attempt: int
 
@@ -55,7 +55,7 @@ class Open:
 @dataclass(frozen=True, slots=True)
 class Wait:
     """Announce reconnect ``attempt`` (``on_reconnecting``), sleep ``delay`` seconds (a close
-    request ends the sleep early), then report :meth:`Lifecycle.waited`."""
+    request ends the sleep early), then report :meth:`ConnectionLifecycle.waited`."""
 
     attempt: int
     delay: float
@@ -81,7 +81,7 @@ class GiveUp:
 Action = Open | Wait | Serve | GiveUp
 
 
-class Lifecycle:
+class ConnectionLifecycle:
     """The open / reconnect / give-up decisions of one connection.
 
     ``delays`` yields the wait before each reconnect attempt (None: never reconnect).

@@ -54,7 +54,7 @@ from spacetimedb_sdk.schema.naming import (
     generate_index_name,
     is_valid_identifier,
 )
-from spacetimedb_sdk.schema.validation import ModuleValidationError, Validator, check_ident
+from spacetimedb_sdk.schema.validation import ModuleValidationError, SchemaValidator, check_ident
 
 if TYPE_CHECKING:
     from spacetimedb_sdk.schema.module_schema import ModuleSchema
@@ -74,7 +74,7 @@ def build_v10(
     names = _CanonicalNames.of(raw)
     raw_ts = raw.typespace
     ts = raw_ts if canonical else convert_typespace(raw_ts, names.policy)
-    b = Validator(raw_ts, ts, (t.ty for t in raw.types), names.policy)
+    b = SchemaValidator(raw_ts, ts, (t.ty for t in raw.types), names.policy)
 
     reducers = _reducers(b, raw, names)
     procedures = _procedures(b, raw, names)
@@ -146,7 +146,9 @@ class _CanonicalNames:
         return self.functions.get(source, convert_name(source, self.policy))
 
 
-def _reducers(b: Validator, raw: RawModuleDefV10, names: _CanonicalNames) -> list[ReducerSchema]:
+def _reducers(
+    b: SchemaValidator, raw: RawModuleDefV10, names: _CanonicalNames
+) -> list[ReducerSchema]:
     """The reducers, numbered by position (the wire reducer id); lifecycles come later."""
     errors = b.errors
     reducers: list[ReducerSchema] = []
@@ -167,7 +169,7 @@ def _reducers(b: Validator, raw: RawModuleDefV10, names: _CanonicalNames) -> lis
 
 
 def _procedures(
-    b: Validator, raw: RawModuleDefV10, names: _CanonicalNames
+    b: SchemaValidator, raw: RawModuleDefV10, names: _CanonicalNames
 ) -> list[ProcedureSchema]:
     """The procedures."""
     errors = b.errors
@@ -187,7 +189,7 @@ def _procedures(
 
 
 def _http_handlers(
-    b: Validator, raw: RawModuleDefV10, names: _CanonicalNames
+    b: SchemaValidator, raw: RawModuleDefV10, names: _CanonicalNames
 ) -> list[HttpHandlerSchema]:
     """The HTTP handler functions, with unique canonical names."""
     errors = b.errors
@@ -204,7 +206,7 @@ def _http_handlers(
 
 
 def _http_routes(
-    b: Validator, raw: RawModuleDefV10, names: _CanonicalNames, handler_names: set[str]
+    b: SchemaValidator, raw: RawModuleDefV10, names: _CanonicalNames, handler_names: set[str]
 ) -> list[HttpRouteSchema]:
     """The HTTP routes: valid paths, existing handlers, no two routes matching one request."""
     errors = b.errors
@@ -235,7 +237,7 @@ def _http_routes(
     return routes
 
 
-def _views(b: Validator, raw: RawModuleDefV10, names: _CanonicalNames) -> list[ViewSchema]:
+def _views(b: SchemaValidator, raw: RawModuleDefV10, names: _CanonicalNames) -> list[ViewSchema]:
     """The views; their primary keys are attached later."""
     errors = b.errors
     views: list[ViewSchema] = []
@@ -257,7 +259,7 @@ def _views(b: Validator, raw: RawModuleDefV10, names: _CanonicalNames) -> list[V
 
 
 def _types(
-    b: Validator, raw: RawModuleDefV10, type_policy: CaseConversionPolicy
+    b: SchemaValidator, raw: RawModuleDefV10, type_policy: CaseConversionPolicy
 ) -> list[TypeSchema]:
     """The named types, their scoped names converted under ``type_policy``."""
     types: list[TypeSchema] = []
@@ -272,7 +274,7 @@ def _types(
 
 
 def _attach_schedules(
-    b: Validator, raw: RawModuleDefV10, names: _CanonicalNames, tables: list[TableSchema]
+    b: SchemaValidator, raw: RawModuleDefV10, names: _CanonicalNames, tables: list[TableSchema]
 ) -> None:
     """Give each schedule table its schedule (at most one per table)."""
     errors = b.errors
@@ -297,7 +299,7 @@ def _attach_schedules(
 
 
 def _attach_lifecycles(
-    b: Validator, raw: RawModuleDefV10, names: _CanonicalNames, reducers: list[ReducerSchema]
+    b: SchemaValidator, raw: RawModuleDefV10, names: _CanonicalNames, reducers: list[ReducerSchema]
 ) -> None:
     """Give lifecycle reducers their role: each role once, each reducer at most one role."""
     errors = b.errors
@@ -324,7 +326,7 @@ def _attach_lifecycles(
 
 
 def _submodules(
-    b: Validator, raw: RawModuleDefV10, canonical: bool, schema_cls: type[ModuleSchema]
+    b: SchemaValidator, raw: RawModuleDefV10, canonical: bool, schema_cls: type[ModuleSchema]
 ) -> list[SubmoduleSchema]:
     """The submodules, each validated on its own; their errors are reported under the namespace."""
     errors = b.errors
@@ -353,7 +355,7 @@ def _submodules(
     return submodules
 
 
-def _table(b: Validator, t: RawTableDefV10, names: _CanonicalNames) -> TableSchema | None:
+def _table(b: SchemaValidator, t: RawTableDefV10, names: _CanonicalNames) -> TableSchema | None:
     """A table's schema (no schedule yet), or None after recording why it is invalid."""
     errors = b.errors
     where = f"table {t.source_name!r}"
@@ -438,7 +440,7 @@ def _table(b: Validator, t: RawTableDefV10, names: _CanonicalNames) -> TableSche
 
 
 def _attach_view_primary_keys(
-    b: Validator, views: list[ViewSchema], keys: Sequence[RawViewPrimaryKeyDefV10]
+    b: SchemaValidator, views: list[ViewSchema], keys: Sequence[RawViewPrimaryKeyDefV10]
 ) -> None:
     """Give procedural views the primary keys the module declared for them."""
     seen: set[str] = set()

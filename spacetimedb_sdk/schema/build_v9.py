@@ -39,7 +39,7 @@ from spacetimedb_sdk.schema.model import (
     replace,
 )
 from spacetimedb_sdk.schema.naming import generate_constraint_name, generate_index_name
-from spacetimedb_sdk.schema.validation import Validator, check_ident
+from spacetimedb_sdk.schema.validation import SchemaValidator, check_ident
 
 if TYPE_CHECKING:
     from spacetimedb_sdk.schema.module_schema import ModuleSchema
@@ -52,7 +52,7 @@ def build_v9(raw: RawModuleDefV9, schema_cls: type[ModuleSchema]) -> ModuleSchem
     # The server validates V9 with the None policy: every name is already canonical.
     policy = CaseConversionPolicy.NONE
     ts = raw.typespace
-    b = Validator(ts, ts, (t.ty for t in raw.types), policy)
+    b = SchemaValidator(ts, ts, (t.ty for t in raw.types), policy)
     errors = b.errors
 
     reducers: list[ReducerSchema] = []
@@ -163,7 +163,7 @@ def build_v9(raw: RawModuleDefV9, schema_cls: type[ModuleSchema]) -> ModuleSchem
     )
 
 
-def _table_v9(b: Validator, t: RawTableDefV9) -> TableSchema | None:
+def _table_v9(b: SchemaValidator, t: RawTableDefV9) -> TableSchema | None:
     errors = b.errors
     where = f"table {t.name!r}"
     product = b.product_at(t.product_type_ref, b.ts)

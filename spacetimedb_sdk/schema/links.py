@@ -21,7 +21,7 @@ from spacetimedb_sdk.schema.model import (
     ViewSchema,
     replace,
 )
-from spacetimedb_sdk.schema.validation import Validator
+from spacetimedb_sdk.schema.validation import SchemaValidator
 
 __all__ = [
     "attach_schedule_targets",
@@ -55,7 +55,7 @@ def check_function_names(
 
 
 def attach_schedule_targets(
-    builder: Validator,
+    builder: SchemaValidator,
     tables: list[TableSchema],
     reducers: list[ReducerSchema],
     procedures: list[ProcedureSchema],

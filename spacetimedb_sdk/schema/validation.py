@@ -1,4 +1,4 @@
-"""Validation of a module definition: the checks V9 and V10 share, collected by :class:`Validator`.
+"""Validation of a module definition: the checks V9 and V10 share, in :class:`SchemaValidator`.
 
 Problems are collected rather than raised one by one, so a rejected definition reports every
 problem at once in a :class:`ModuleValidationError`.
@@ -50,7 +50,7 @@ from spacetimedb_sdk.schema.naming import (
 )
 from spacetimedb_sdk.schema.type_use import TypeUseChecker, type_label
 
-__all__ = ["QUERY_VIEW_RETURN_TAG", "ModuleValidationError", "Validator", "check_ident"]
+__all__ = ["QUERY_VIEW_RETURN_TAG", "ModuleValidationError", "SchemaValidator", "check_ident"]
 
 #: The single element name marking a query view's return type (a product wrapping the row ref).
 QUERY_VIEW_RETURN_TAG = "__query__"
@@ -118,7 +118,7 @@ def check_ident(name: str, what: str, errors: list[str]) -> str:
     return name
 
 
-class Validator:
+class SchemaValidator:
     """Shared validation for V9 and V10 (the canonicalisation steps that do not differ)."""
 
     def __init__(
