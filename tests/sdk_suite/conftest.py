@@ -56,8 +56,8 @@ _FRESH = {
     "sdk_test_case_conversion": 6,
     # Each starts with no schedule rows, as on a new database (scheduled_proc repeats every
     # second for as long as its row lives).
-    "sdk_test_procedure": 7,
-    "sdk_test_procedure_concurrency": 4,
+    "sdk_test_procedure": 10,
+    "sdk_test_procedure_concurrency": 6,
 }
 
 

@@ -42,6 +42,7 @@ def _assert_all_tables_empty(ctx: Any) -> None:
     assert count == 0, f"Expected table MyTable to be empty, but found {count} rows resident"
 
 
+@pytest.mark.parametrize("driver", ["threaded", "asyncio"])
 def test_return_values(s: Scenario) -> None:
     b = s.module.bindings
     counter = s.counter()
@@ -89,6 +90,7 @@ def test_return_values(s: Scenario) -> None:
     counter.wait_for_all()
 
 
+@pytest.mark.parametrize("driver", ["threaded", "asyncio"])
 def test_observe_panic(s: Scenario) -> None:
     counter = s.counter()
 
@@ -108,6 +110,7 @@ def test_observe_panic(s: Scenario) -> None:
     counter.wait_for_all()
 
 
+@pytest.mark.parametrize("driver", ["threaded", "asyncio"])
 def test_with_tx_commit(s: Scenario) -> None:
     b = s.module.bindings
     expected = b.ReturnStruct(a=42, b="magic")

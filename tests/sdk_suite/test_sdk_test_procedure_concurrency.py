@@ -93,6 +93,7 @@ def _order_check(result: Reporter, order: tuple[int, int, int], what: str) -> No
 _PROCEDURE_AND_REDUCER = ("procedure_before", "reducer", "procedure_after")
 
 
+@pytest.mark.parametrize("driver", ["threaded", "asyncio"])
 def test_procedure_reducer_interleaving(s: Scenario) -> None:
     """Client A's procedure waits until someone else inserts; client B calls a reducer as soon
     as it sees the procedure's first row; both clients see before < reducer < after."""
@@ -159,6 +160,7 @@ def test_procedure_reducer_interleaving(s: Scenario) -> None:
     test_counter.wait_for_all()
 
 
+@pytest.mark.parametrize("driver", ["threaded", "asyncio"])
 def test_procedure_reducer_same_client_not_interleaved(s: Scenario) -> None:
     """One client: its reducer, called once it sees the procedure's first row, runs while the
     procedure waits (the official subcommand is ``procedure-reducer-same-client-interleaved``
