@@ -80,15 +80,27 @@ def test_await_applied() -> None:
     assert handle.is_active and conn.db.user.count() == 1
 
 
-def test_unsubscribing_before_applied_sends_both_in_order() -> None:
+def test_unsubscribing_before_applied_cancels_the_subscription() -> None:
+    # As in the official SDKs: a set unsubscribed before it was applied never reports applied
+    # and brings no rows; what the server still sends for it is dropped.
     conn, socket = connected()
-    handle = conn.subscription_builder().subscribe("SELECT * FROM user")
-    handle.unsubscribe()
+    calls: list[str] = []
+    conn.db.user.on_insert(lambda ctx, r: calls.append("insert"))
+    handle = (
+        conn.subscription_builder()
+        .on_applied(lambda ctx: calls.append("applied"))
+        .subscribe("SELECT * FROM user")
+    )
+    handle.unsubscribe_then(lambda ctx: calls.append("ended"))
     assert [type(m) for m in socket.take_sent()] == [SubscribeMsg, UnsubscribeMsg]
     socket.deliver(applied(handle.query_set_id, user=[user(1)]))
-    assert conn.db.user.count() == 1 and not handle.is_active
+    socket.deliver(transaction(set_update(handle.query_set_id, user=persistent([user(2)]))))
+    assert conn.db.user.count() == 0 and calls == [] and not handle.is_active
     socket.deliver(UnsubscribeAppliedMsg(1, QuerySetId(handle.query_set_id), None))
-    assert conn.db.user.count() == 0 and handle.is_ended
+    assert conn.db.user.count() == 0 and handle.is_ended and calls == ["ended"]
+    # Whoever waits for it to be applied is told it never will be, instead of waiting forever.
+    with pytest.raises(AlreadyUnsubscribedError, match="before the subscription was applied"):
+        handle.applied.result(0)
 
 
 def test_query_sets_track_their_updates_until_unsubscribed() -> None:

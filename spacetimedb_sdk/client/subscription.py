@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spacetimedb_sdk.client.call_future import CallFuture
-from spacetimedb_sdk.client.errors import SubscriptionFailedError
+from spacetimedb_sdk.client.errors import AlreadyUnsubscribedError, SubscriptionFailedError
 from spacetimedb_sdk.client.query import QueryBuilder, SemijoinQuery, TableQuery
 from spacetimedb_sdk.core.subscription import ClientQuerySet, QuerySetState
 from spacetimedb_sdk.raw_module_def import TableAccess, TableType
@@ -163,6 +163,11 @@ class SubscriptionHandle:
     def _ended_now(self, ctx: SubscriptionEventContext) -> None:
         for cb in self._on_end:
             self._conn._invoke("subscription on_end", cb, ctx)
+        if not self._applied.done():  # cancelled before it was applied: it never will be
+            self._applied._mark_handled()
+            self._applied._set_exception(
+                ctx, AlreadyUnsubscribedError("unsubscribed before the subscription was applied")
+            )
         if self._query_set is not None and self._query_set.state is QuerySetState.ENDED:
             self._ended._set_result(ctx, self)
 

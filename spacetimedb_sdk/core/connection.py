@@ -533,6 +533,8 @@ class ConnectionCore:
             _log.warning("SubscribeApplied for unknown query set %d ignored", msg.query_set_id.id)
             return []
         self.stats.subscriptions.record(time.monotonic() - qs.sent_at, ok=True)
+        if qs.is_cancelled:
+            return []  # its UnsubscribeApplied, already on the way, ends it
         first = not qs.was_applied
         qs.was_applied = True
         if qs.state is QuerySetState.PENDING:
@@ -603,6 +605,8 @@ class ConnectionCore:
             qs = self.subscriptions.get(qsu.query_set_id.id)
             if qs is None:
                 _log.warning("rows for unknown query set %d ignored", qsu.query_set_id.id)
+                continue
+            if qs.is_cancelled:
                 continue
             replaying = qs.replaying
             for table_update in qsu.tables:

@@ -13,6 +13,10 @@ Lifecycle::
     PENDING --SubscribeApplied--> APPLIED --unsubscribe()--> UNSUBSCRIBING --UnsubscribeApplied--> ENDED
        |                             |                             |
        +--SubscriptionError----------+-----------------------------+--------------------------> FAILED
+
+A set unsubscribed while still PENDING is *cancelled*: whatever the server sends for it before
+its ``UnsubscribeApplied`` (the ``SubscribeApplied``, updates) is dropped, so it never reports
+applied and never touches the cache.
 """
 
 from __future__ import annotations
@@ -71,6 +75,12 @@ class ClientQuerySet:
     def is_ended(self) -> bool:
         """Unsubscribed or failed."""
         return self.state in (QuerySetState.ENDED, QuerySetState.FAILED)
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Unsubscribed before it was ever applied: it brings no rows and never reports applied
+        (as in the official SDKs, where such a set is never sent)."""
+        return self.state is QuerySetState.UNSUBSCRIBING and not self.was_applied
 
     # ------------------------------------------------------------------------------ row tracking
     def track_inserts(self, table: str, rows: list[bytes]) -> dict[bytes, int] | None:

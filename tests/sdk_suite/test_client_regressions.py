@@ -20,11 +20,6 @@ def s(hosted_module: Any) -> Iterator[Scenario]:
     yield from scenario_of(module, "threaded")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client defect: unsubscribe before the subscription is applied does not cancel it "
-    "(on_applied still runs once the server's SubscribeApplied arrives)",
-)
 def test_unsubscribe_before_applied_never_runs_on_applied(s: Scenario) -> None:
     """Subscribing and unsubscribing in one callback (nothing can arrive in between): the
     subscription ends, and its ``on_applied`` never runs."""

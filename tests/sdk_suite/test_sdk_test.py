@@ -106,15 +106,6 @@ def test_insert_primitive(s: Scenario) -> None:
     _run_with_all_subscribed(s, body)
 
 
-#: The client defect test_subscribe_and_cancel exposes (client/subscription.py, under refactor
-#: by another change; see test_client_regressions.py).
-CANCEL_DEFECT = (
-    "client defect: a subscription unsubscribed before it was applied still runs its "
-    "on_applied callbacks (the official SDKs cancel it: on_applied never runs)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CANCEL_DEFECT)
 @BOTH_DRIVERS
 def test_subscribe_and_cancel(s: Scenario) -> None:
     counter = s.counter()
