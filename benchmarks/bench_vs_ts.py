@@ -14,7 +14,8 @@ One command for issue 14's figures. It writes the benchmark messages if missing
 * a reducer round trip (``bench_roundtrip.py`` and ``bench_roundtrip_ts.mjs``) against one local
   server with the chat module.
 
-Prints a table (best over rounds, and the TypeScript/Python ratio) and, with ``--json FILE``,
+Prints a table (times: the best run; memory: the median process; and the Python/TypeScript
+ratio) and, with ``--json FILE``,
 writes every raw result. Run it under ``flock /tmp/...bench.lock`` on a shared machine.
 """
 
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -97,6 +99,10 @@ def _best(runs: list[dict[str, Any]], key: str) -> float:
     return min(float(r[key]) for r in runs)
 
 
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(float(r[key]) for r in runs)
+
+
 def _table(receive: dict[str, dict[str, list[dict[str, Any]]]], roundtrip: dict[str, Any]) -> str:
     lines = [
         f"{'message':38} {'measure':22} {'Python':>10} {'TypeScript':>11} {'Py/TS':>7} {'goal':>6}",
@@ -109,8 +115,8 @@ def _table(receive: dict[str, dict[str, list[dict[str, Any]]]], roundtrip: dict[
             lines.append(
                 f"{label:38} {mode + ' ms':22} {py:10.1f} {ts:11.1f} {py / ts:7.2f} {target:>6}"
             )
-        py = _best(runs["python"], "bytes_per_cached_row")
-        ts = _best(runs["typescript"], "bytes_per_cached_row")
+        py = _median(runs["python"], "bytes_per_cached_row")
+        ts = _median(runs["typescript"], "bytes_per_cached_row")
         lines.append(
             f"{label:38} {'bytes per cached row':22} {py:10.0f} {ts:11.0f} {py / ts:7.2f} {'1.0':>6}"
         )
