@@ -6,6 +6,8 @@
 * :class:`ConnectError` -- connecting failed; :class:`DisconnectedError` -- the connection is
   (or went) down while a request was waiting;
 * :class:`CallbackError` -- a user callback raised (reported to ``on_error``, never fatal);
+* :class:`MessageProcessingError` -- the client itself failed to apply a server message (a bug):
+  reported to ``on_error``, then the connection closes with it;
 * :class:`~spacetimedb_sdk.errors.ProtocolError` -- the server sent something undecodable.
 """
 
@@ -30,6 +32,7 @@ __all__ = [
     "ConnectError",
     "DisconnectedError",
     "InternalError",
+    "MessageProcessingError",
     "OneOffQueryError",
     "ProtocolError",
     "ReducerError",
@@ -63,4 +66,15 @@ class CallbackError(ClientError):
         self.callback = callback
         self.error = error
         super().__init__(f"{callback} raised {type(error).__name__}: {error}")
+        self.__cause__ = error
+
+
+class MessageProcessingError(ClientError):
+    """The client failed to apply a server message (a bug, not the server's fault); the
+    original exception is ``__cause__`` (and ``error``). The connection closes with it, as its
+    cache may no longer match the server."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        super().__init__(f"applying a server message failed: {type(error).__name__}: {error}")
         self.__cause__ = error

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.exceptions import InvalidStatus
 
 from spacetimedb_sdk.client.call_future import CallFuture
+from spacetimedb_sdk.client.errors import MessageProcessingError
 from spacetimedb_sdk.client.events import ErrorContext
 from spacetimedb_sdk.core.effects import Connected, ProtocolViolation
 from spacetimedb_sdk.core.errors import ConnectError, DisconnectedError
@@ -111,8 +112,25 @@ class Session:
         if isinstance(frame, str):
             dispatch([ProtocolViolation(ProtocolError("the server sent a text frame"))])
             return
-        for effects in self._core.receive_frame_by_message(frame):
-            dispatch(effects)
+        try:
+            for effects in self._core.receive_frame_by_message(frame):
+                dispatch(effects)
+        except Exception as exc:  # a bug must not kill the callback thread or the loop
+            self._processing_failed(exc)
+
+    def _processing_failed(self, exc: Exception) -> None:
+        """Applying a message raised: report it and close the connection with the error.
+
+        The message may be half applied (the cache no longer trusted) and its answers lost, so
+        continuing would leave calls waiting forever; closing fails them with
+        DisconnectedError and hands the error to ``on_disconnect``.
+        """
+        error = MessageProcessingError(exc)
+        self._dispatcher.log.error("%s", error, exc_info=exc)
+        self._dispatcher.report_error(error, "processing a server message", logged=True)
+        if self._connect_error is None:
+            self._connect_error = error
+        self._conn.disconnect()
 
     def close_error(
         self, code: int | None, reason: str, cause: BaseException | None = None

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from spacetimedb_sdk.core.key_order import OrderKey
 from spacetimedb_sdk.core.sorted_keys import SortedKeys
 from spacetimedb_sdk.core.table_layout import IndexLayout, TableLayout
 from spacetimedb_sdk.redaction import sdk_logger
@@ -52,12 +53,8 @@ def _pair_updates(
     return remaining, list(by_key.values()), updates
 
 
-def _sortable(value: Any, optional: bool) -> Any:
-    # An Option column's values are ordered as SATS orders them: some(v) (tag 0) before none
-    # (tag 1); Python cannot compare None with values, so both are wrapped.
-    if not optional:
-        return value
-    return (1,) if value is None else (0, value)
+def _ordered(order: OrderKey | None, value: Any) -> Any:
+    return value if order is None else order(value)
 
 
 class UniqueIndexCache:
@@ -94,13 +91,16 @@ class BTreeIndexCache:
 
     def __init__(self, layout: IndexLayout, rows: Iterable[bytes]) -> None:
         self.layout = layout
-        optional = layout.optional
-        if not any(optional):
+        # Keys are stored as stand-ins that order as the server orders them (key_order.py):
+        # enum members, sums, None and dicts have no Python order of their own.
+        orders = layout.order_keys
+        self._convert: OrderKey | None
+        if not any(orders):
             self._convert = None
-        elif len(optional) == 1:
-            self._convert = lambda k: _sortable(k, True)
+        elif len(orders) == 1:
+            self._convert = orders[0]
         else:
-            self._convert = lambda k: tuple(map(_sortable, k, optional))
+            self._convert = lambda k: tuple(map(_ordered, orders, k))
         self.buckets: dict[Any, dict[bytes, None]] = {}
         self._add(rows)
         self.keys = SortedKeys(self.buckets)
@@ -185,12 +185,11 @@ class BTreeIndexCache:
         """Rows of a multi-column index whose leading key parts equal ``prefix`` and, if bounds
         are given, whose next part lies within them."""
         n = len(prefix)
-        optional = self.layout.optional
-        stored = tuple(map(_sortable, prefix, optional[:n]))
+        orders = self.layout.order_keys
+        stored = tuple(map(_ordered, orders[:n], prefix))
         if has_lo or has_hi:
-            next_optional = optional[n]
-            lo = _sortable(lo, next_optional) if has_lo else None
-            hi = _sortable(hi, next_optional) if has_hi else None
+            lo = _ordered(orders[n], lo) if has_lo else None
+            hi = _ordered(orders[n], hi) if has_hi else None
         start = (*stored, lo) if has_lo else stored
         buckets = self.buckets
         out: list[bytes] = []

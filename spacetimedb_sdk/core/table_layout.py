@@ -28,6 +28,7 @@ from spacetimedb_sdk.algebraic_type import (
 )
 from spacetimedb_sdk.bsatn import Bindings, BsatnCodec, compile_codec
 from spacetimedb_sdk.core.call_codecs import CallCodecs
+from spacetimedb_sdk.core.key_order import OrderKey, order_key
 from spacetimedb_sdk.schema import ModuleSchema, TableSchema, ViewSchema
 from spacetimedb_sdk.schema.accessors import IndexAccessor, index_accessors
 
@@ -55,8 +56,9 @@ class IndexLayout:
     column_names: tuple[str, ...]
     unique: bool
     key_of: KeyExtractor
-    #: Per column: does the column hold an ``Option`` (whose ``None`` must sort first)?
-    optional: tuple[bool, ...]
+    #: Per column: its value's stand-in in the server's order (:mod:`.key_order`), or None
+    #: where the value already orders that way.
+    order_keys: tuple[OrderKey | None, ...]
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,6 @@ class CompiledModule:
 
 
 # ------------------------------------------------------------------------------------ compiling
-
-
-def _is_option(ty: AlgebraicType, typespace: Typespace) -> bool:
-    resolved = typespace.resolve(ty)
-    return isinstance(resolved, SumType) and special_kind(resolved) == "option"
 
 
 def key_extractor(
@@ -187,8 +184,10 @@ def _table_layout(
             extractors[cols] = key_extractor(row_type, cols, typespace, bindings)
         return extractors[cols]
 
-    def optional(cols: tuple[int, ...]) -> tuple[bool, ...]:
-        return tuple(_is_option(row_type.elements[c].algebraic_type, typespace) for c in cols)
+    def order_keys(cols: tuple[int, ...]) -> tuple[OrderKey | None, ...]:
+        return tuple(
+            order_key(row_type.elements[c].algebraic_type, typespace, bindings) for c in cols
+        )
 
     indexes: list[IndexLayout] = []
     unique_sets: set[tuple[int, ...]] = set()
@@ -211,7 +210,7 @@ def _table_layout(
                     column_names=tuple(col_names[c] for c in cols),
                     unique=tuple(sorted(cols)) in unique_sets,
                     key_of=extractor(cols),
-                    optional=optional(cols),
+                    order_keys=order_keys(cols),
                 )
             )
     # Unique constraints without an index of their own (and a view's primary key) still get a
@@ -231,7 +230,7 @@ def _table_layout(
                 column_names=tuple(col_names[c] for c in cols),
                 unique=True,
                 key_of=extractor(cols),
-                optional=optional(cols),
+                order_keys=order_keys(cols),
             )
         )
     by_name: dict[str, IndexLayout] = {}

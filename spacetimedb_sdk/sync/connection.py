@@ -231,7 +231,10 @@ class ThreadedDriver(Driver):
 
     def _run(self) -> None:
         while not (self._done and self._inbox.empty()):
-            self._process_one(0.25, block=True)
+            try:
+                self._process_one(0.25, block=True)
+            except Exception:  # the session reports message failures; this is a last resort
+                _log.exception("processing an event of the connection failed")
 
     def _someone_else_processes(self) -> bool:
         runner = self._runner

@@ -42,14 +42,6 @@ def test_unsubscribe_before_applied_never_runs_on_applied(s: Scenario) -> None:
     assert applied == []
 
 
-# The dying callback thread is the defect: pytest's warning about it says nothing more.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="client defect: once an enum-keyed B-tree index is built, a row with a new key makes "
-    "the cache's apply raise TypeError (keys compared with `<`), which kills the threaded "
-    "driver's callback thread: the call never completes, no callback or on_error runs",
-)
 def test_enum_keyed_index_survives_new_keys(s: Scenario) -> None:
     """After a ``filter()`` on indexed_simple_enum.n (which builds the client's index), a
     row with another variant still arrives: its insert callback runs, the call completes."""
