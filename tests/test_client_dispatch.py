@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from spacetimedb_sdk.client.events import (
 )
 from spacetimedb_sdk.errors import ProtocolError
 from spacetimedb_sdk.frames import V3_BSATN_PROTOCOL
-from spacetimedb_sdk.messages import OK_EMPTY, ReducerOk, ReducerResultMsg
+from spacetimedb_sdk.messages import OK_EMPTY, ReducerOk, ReducerResultMsg, encode_server_message
 from spacetimedb_sdk.timestamp import Timestamp
 from tests.client_helpers import (
     ME,
@@ -209,3 +210,15 @@ def test_each_message_of_a_v3_frame_gets_its_callbacks_before_the_next_is_applie
         ]
     )
     assert seen == [1, 2]
+
+
+def test_process_frame_applies_a_frame_on_the_calling_thread() -> None:
+    # The public path the 0.7 client's _on_message takes (no reach into the session).
+    conn, _socket = connected()
+    inserted: list[int] = []
+    conn.db.user.on_insert(lambda ctx, r: inserted.append(threading.get_ident()))
+    handle = conn.subscription_builder().subscribe("SELECT * FROM user")
+    frame = b"\x00" + encode_server_message(applied(handle.query_set_id, user=[user(1)]))
+    conn.process_frame(frame)
+    assert handle.is_active and conn.db.user.count() == 1
+    assert inserted == [threading.get_ident()]
