@@ -94,6 +94,7 @@ __all__ = [
     "encode_client_message_into",
     "encode_server_message",
     "encode_server_message_into",
+    "message_name",
 ]
 
 Buffer: TypeAlias = bytes | bytearray | memoryview
@@ -703,9 +704,14 @@ def decode_server_message_from(data: Buffer, offset: int = 0) -> tuple[ServerMes
     return _SERVER_CODEC.decode_from(data, offset)
 
 
+def message_name(msg: ClientMessage | ServerMessage) -> str:
+    """The protocol's name of a message (``SubscribeApplied`` for a ``SubscribeAppliedMsg``)."""
+    return type(msg).__name__.removesuffix("Msg")
+
+
 def _check_client_flags(msg: ClientMessage, offset: int) -> None:
     # CallReducerFlags / CallProcedureFlags have a single valid value; the server rejects others.
     if isinstance(msg, (CallReducerMsg, CallProcedureMsg)) and msg.flags != 0:
         raise BsatnDecodeError(
-            f"{type(msg).__name__} flags must be 0 (Default), got {msg.flags}", offset + 5
+            f"{message_name(msg)} flags must be 0 (Default), got {msg.flags}", offset + 5
         )

@@ -92,6 +92,7 @@ from spacetimedb_sdk.messages import (
     UnsubscribeMsg,
     decode_server_message_from,
     encode_client_message,
+    message_name,
 )
 from spacetimedb_sdk.redaction import sdk_logger
 from spacetimedb_sdk.row_list import BsatnRowList
@@ -455,18 +456,18 @@ class ConnectionCore:
         self.stats.messages_received += 1
         handler = _HANDLERS.get(type(msg))
         if handler is None:  # pragma: no cover - every variant has a handler
-            return [ProtocolViolation(ProtocolError(f"unexpected message {type(msg).__name__}"))]
+            return [ProtocolViolation(ProtocolError(f"unexpected message {message_name(msg)}"))]
         with self.lock:
             try:
                 # All or nothing: every row is checked (and split) before anything is applied.
                 self._check_rows(msg)
             except ProtocolError as exc:
-                _log.warning("refused %s: %s", type(msg).__name__, exc)
+                _log.warning("refused %s: %s", message_name(msg), exc)
                 return [ProtocolViolation(exc)]
             try:
                 effects: list[Effect] = handler(self, msg)
             except SpacetimeDBError as exc:
-                _log.exception("failed to apply %s", type(msg).__name__)
+                _log.exception("failed to apply %s", message_name(msg))
                 return [ProtocolViolation(exc)]
             if self._deferred and self._reconciling is None:
                 effects = [*self._deferred, *effects]
@@ -486,7 +487,7 @@ class ConnectionCore:
         limit = self.limits.max_rows_per_message
         if total > limit:
             raise LimitExceededError(
-                f"{type(msg).__name__} carries {total} rows, more than the limit of {limit} "
+                f"{message_name(msg)} carries {total} rows, more than the limit of {limit} "
                 "(MessageLimits.max_rows_per_message)"
             )
         if isinstance(msg, OneOffQueryResultMsg):
@@ -500,7 +501,7 @@ class ConnectionCore:
                 rows.validated_rows(layout.codec)
             except BsatnDecodeError as exc:
                 raise ProtocolError(
-                    f"malformed {table!r} row in {type(msg).__name__}: {exc}; "
+                    f"malformed {table!r} row in {message_name(msg)}: {exc}; "
                     "the message was not applied"
                 ) from exc
 
