@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from spacetimedb_sdk.algebraic_type import AlgebraicType, RefType, Typespace
 
-__all__ = ["Bindings", "ProductBinding", "SumBinding", "resolve_binding"]
+__all__ = ["Bindings", "ProductBinding", "SumBinding", "resolve_binding", "settable_slots"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,32 @@ class SumBinding:
     wrap: tuple[Callable[[Any], Any], ...]
     unwrap: Callable[[Any], tuple[int, Any]]
     constants: Mapping[int, Any] = field(default_factory=dict)
+
+
+def settable_slots(binding: ProductBinding) -> bool:
+    """Whether ``cls(*fields)`` can be replaced by ``object.__new__(cls)`` plus one attribute
+    store per field: a mutable slotted dataclass whose generated ``__init__`` only stores its
+    fields, in ``attrs`` order, and which has no ``__post_init__`` (the generated row classes).
+    """
+    cls = binding.cls
+    if not isinstance(cls, type) or not is_dataclass(cls):
+        return False
+    params = getattr(cls, "__dataclass_params__", None)
+    init = cls.__dict__.get("__init__")
+    code = getattr(init, "__code__", None)
+    return (
+        params is not None
+        and params.init
+        and not params.frozen
+        and "__slots__" in cls.__dict__
+        and not hasattr(cls, "__post_init__")
+        # The dataclass-made __init__ (compiled from text), not one written by hand.
+        and code is not None
+        and code.co_filename == "<string>"
+        and tuple(f.name for f in fields(cls)) == binding.attrs
+        and all(f.init for f in fields(cls))
+        and set(binding.attrs) <= set(cls.__dict__["__slots__"])
+    )
 
 
 #: Bindings by typespace index: the type at ``Ref(i)`` decodes into ``bindings[i]``'s class.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from itertools import starmap
 from typing import Any, Generic, TypeVar
 
 from spacetimedb_sdk.algebraic_type import AlgebraicType, Typespace
@@ -41,7 +40,7 @@ class BsatnCodec(Generic[T]):
 
     __slots__ = (
         "_decode_at",
-        "_decode_fixed_tuple",
+        "_decode_fixed_many",
         "_decode_many",
         "_encode_into",
         "_validator",
@@ -60,7 +59,7 @@ class BsatnCodec(Generic[T]):
         encode_into: Callable[[T, bytearray], None],
         fixed_size: int | None,
         fixed_format: struct.Struct | None,
-        decode_fixed_tuple: Callable[..., T] | None,
+        decode_fixed_many: Callable[[Any], list[T]] | None,
         source: str,
         decode_many: Callable[[Sequence[bytes]], list[T]],
     ) -> None:
@@ -72,7 +71,7 @@ class BsatnCodec(Generic[T]):
         self.fixed_size = fixed_size
         #: For types that are a flat run of fixed-width fields: the struct that reads one value.
         self.fixed_format = fixed_format
-        self._decode_fixed_tuple = decode_fixed_tuple
+        self._decode_fixed_many = decode_fixed_many
         #: The generated Python source (for debugging and the curious).
         self.source = source
         self._validator: Validator | None = None
@@ -116,14 +115,14 @@ class BsatnCodec(Generic[T]):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise not_bytes(data)
         fmt = self.fixed_format
-        if fmt is not None and self._decode_fixed_tuple is not None:
+        if fmt is not None and self._decode_fixed_many is not None:
             size = fmt.size
             if len(data) % size:
                 raise BsatnDecodeError(
                     f"{len(data)} bytes is not a whole number of {size}-byte values",
                     len(data) - len(data) % size,
                 )
-            return list(starmap(self._decode_fixed_tuple, fmt.iter_unpack(data)))
+            return self._decode_fixed_many(data)
         if self.fixed_size == 0:
             # Values that take no bytes cannot be laid back to back: nothing would advance.
             if len(data):
@@ -275,7 +274,7 @@ def _compiled(ty: AlgebraicType, ts: Typespace, bindings: Bindings) -> BsatnCode
         made.encode_into,
         made.fixed_size,
         made.fixed_format,
-        made.decode_fixed_tuple,
+        made.decode_fixed_many,
         made.source,
         made.decode_many,
     )

@@ -21,13 +21,19 @@ from spacetimedb_sdk.algebraic_type import (
     SumType,
     special_kind,
 )
-from spacetimedb_sdk.bsatn.bindings import ProductBinding, SumBinding
+from spacetimedb_sdk.bsatn.bindings import ProductBinding, SumBinding, settable_slots
 from spacetimedb_sdk.bsatn.emitter import Block, CodeEmitter, Run
 from spacetimedb_sdk.bsatn.layout import FIXED_FORMATS, SPECIAL_FIXED, WIDE_SIGNED
+
+#: Special kinds shared within one bulk decode (immutable, often repeated).
+INTERNED = frozenset({"identity", "connection_id"})
 
 
 class DecoderEmitter(CodeEmitter):
     """Emits decoding code (mixed into :class:`~spacetimedb_sdk.bsatn.generator.CodecGenerator`)."""
+
+    #: Set while emitting a bulk loop, whose ``_ic`` dict shares equal Identity values.
+    interning = False
 
     def flush(self, block: Block) -> None:
         run = block.run
@@ -185,12 +191,30 @@ class DecoderEmitter(CodeEmitter):
             out = self.tmp()
             # Set the slot directly: decoded values are valid, so skip the checking __init__
             # (and a Python-level call per value).
-            block.run.post.append(f"{out} = _new({cls}); {out}.{slot} = {convert.format(raw)}")
+            make = f"_new({cls}); {out}.{slot} = {convert.format(raw)}"
+            if self.interning and kind in INTERNED:
+                # Bulk decoding: equal ids in one batch (a chat's few senders) share one
+                # immutable object -- less memory, no int conversion for repeats.
+                block.run.post.append(f"{out} = _ic.get({raw})")
+                block.run.post.append(f"if {out} is None: {out} = _ic[{raw}] = {make}")
+            else:
+                block.run.post.append(f"{out} = {make}")
             return out
         exprs = [self.dec(el.algebraic_type, block, stack) for el in ty.elements]
         if binding is not None:
             cls = self.const(binding.cls, "_C")
-            return f"{cls}({', '.join(exprs)})"
+            if not settable_slots(binding):
+                return f"{cls}({', '.join(exprs)})"
+            # A generated row class: no __init__ call, one slot store per field.
+            out = self.tmp()
+            stores = [f"{out} = _new({cls})"]
+            stores += [f"{out}.{a} = {e}" for a, e in zip(binding.attrs, exprs, strict=True)]
+            if block.run.fmt:
+                block.run.post.extend(stores)  # after the open run's values are read
+            else:
+                for statement in stores:
+                    block.emit(statement)
+            return out
         if not ty.elements:
             return "()"
         keys = [el.name if el.name is not None else str(i) for i, el in enumerate(ty.elements)]
@@ -249,6 +273,7 @@ class DecoderEmitter(CodeEmitter):
             "def _dec_many(values):",
             "    out = []",
             "    _oa = out.append",
+            "    _ic = {}",
             "    for buf in values:",
             "        pos = 0",
             "        blen = len(buf)",
@@ -256,29 +281,41 @@ class DecoderEmitter(CodeEmitter):
         if self.zero_budget:
             lines.append("        zb = [blen + _ZA]")
         block = Block(lines, 2)
-        expr = self.dec(ty, block, ())
+        self.interning = True
+        try:
+            expr = self.dec(ty, block, ())
+        finally:
+            self.interning = False
         self.flush(block)
         block.emit(f"_oa({expr})")
         lines.append("    return out")
         self.sources.append("\n".join(lines))
 
-    def fixed_tuple_builder(self, ty: AlgebraicType) -> struct.Struct | None:
-        """For a type that is one flat fixed-width run, build ``(struct, f(*fields) -> value)``."""
-        lines: list[str] = []
-        block = Block(lines, 1)
+    def fixed_many_function(self, ty: AlgebraicType) -> struct.Struct | None:
+        """For a type that is one flat fixed-width run, emit ``_fixed_many(data)`` (values laid
+        back to back -> list, one ``iter_unpack`` loop) and return the struct of one value."""
+        lines: list[str] = ["def _fixed_many(data):", "    out = []", "    _oa = out.append"]
+        lines.append("    _ic = {}")
+        block = Block(lines, 2)
+        self.interning = True
         try:
             expr = self.dec(ty, block, ())
         except TypeError:
             return None
-        if lines or not block.run.fmt:
-            return None  # something variable-width (or a branch) was emitted
+        finally:
+            self.interning = False
         run = block.run
+        if len(lines) > 4 or not run.fmt:
+            return None  # something variable-width (or a branch) was emitted
         fmt = "".join(run.fmt)
-        args = ", ".join(run.names)
-        body = ["def _from_fields(" + args + "):"]
+        lines.append(
+            f"    for {', '.join(run.names)}, in {self.struct_name(fmt)}.iter_unpack(data):"
+        )
         for name, _ in run.bool_names:
-            body.append(f"    if {name} > 1: raise _bad_bool(-1, {name})")
-        body.extend(f"    {statement}" for statement in run.post)
-        body.append(f"    return {expr}")
-        self.sources.append("\n".join(body))
+            block.emit(f"if {name} > 1: raise _bad_bool(-1, {name})")
+        for statement in run.post:
+            block.emit(statement)
+        block.emit(f"_oa({expr})")
+        lines.append("    return out")
+        self.sources.append("\n".join(lines))
         return struct.Struct("<" + fmt)

@@ -1,5 +1,5 @@
 """The codec generator: for one root type, the decode and encode functions (plus one per
-recursive ref), the bulk decoder and, for flat fixed-width types, the tuple-to-value builder;
+recursive ref), the bulk decoder and, for flat fixed-width types, the loop over ``iter_unpack``;
 their source is compiled and ``exec``'d once."""
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ class GeneratedCodec:
     encode_into: Callable[[Any, bytearray], None]
     fixed_size: int | None
     fixed_format: struct.Struct | None
-    decode_fixed_tuple: Callable[..., Any] | None
+    #: For flat fixed-width types: concatenated values -> list, one ``iter_unpack`` loop.
+    decode_fixed_many: Callable[[Any], list[Any]] | None
     source: str
     decode_many: Callable[[Sequence[bytes]], list[Any]]
 
@@ -71,16 +72,16 @@ class CodecGenerator(DecoderEmitter, EncoderEmitter):
         while self.pending_refs:
             index = self.pending_refs.pop()
             self.function_pair(RefType(index), *self.ref_funcs[index], ())
-        fixed = self.fixed_tuple_builder(ty)
+        fixed = self.fixed_many_function(ty)
         source = "\n\n".join(self.sources) + "\n"
         exec(compile(source, f"<bsatn codec {type_name(ty)[:60]}>", "exec"), self.ns)
-        from_fields = self.ns["_from_fields"] if fixed is not None else None
+        fixed_many = self.ns["_fixed_many"] if fixed is not None else None
         return GeneratedCodec(
             self.ns["_dec_root"],
             self.ns["_enc_root"],
             self.fixed_size(ty),
             fixed,
-            from_fields,
+            fixed_many,
             source,
             self.ns["_dec_many"],
         )
