@@ -13,7 +13,6 @@ callbacks ran.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +99,11 @@ class Dispatcher:
         try:
             callback(*args)
         except Exception as exc:
-            self.log.exception("%s raised", what)
-            self.report_error(CallbackError(what, exc), what, logged=True)
+            self._callback_failed(what, exc)
+
+    def _callback_failed(self, what: str, exc: Exception) -> None:
+        self.log.exception("%s raised", what, exc_info=exc)
+        self.report_error(CallbackError(what, exc), what, logged=True)
 
     def report_error(self, error: BaseException, what: str, logged: bool = False) -> None:
         """Hand a non-fatal error to the ``on_error`` handlers (or log it without any)."""
@@ -187,36 +189,65 @@ class Dispatcher:
     def _table_callbacks(
         self, ctx: EventContext, delta: TableDelta, registered: TableCallbacks
     ) -> None:
-        invoke = self.invoke
         name = delta.name
         inserts = registered.insert.snapshot()
         if inserts and delta.inserts:
-            if not delta.is_event:
-                with contextlib.suppress(BsatnDecodeError):  # reported row by row below
-                    delta.table.prefetch(delta.inserts)
-            for row_bytes in delta.inserts:
-                row = self._decoded(delta.inserted_row, row_bytes, name)
-                if row is _UNDECODABLE:
-                    continue
-                for cb in inserts:
-                    invoke(f"{name}.on_insert", cb, ctx, row)
+            try:
+                rows = delta.inserted_values()
+            except BsatnDecodeError:  # reported row by row, the others still delivered
+                rows = self._each_decoded(delta.inserted_row, delta.inserts, name)
+            self._each_row(f"{name}.on_insert", inserts, ctx, rows)
         deletes = registered.delete.snapshot()
         if deletes and delta.deletes:
-            for row_bytes in delta.deletes:
-                row = self._decoded(delta.deleted_row, row_bytes, name)
-                if row is _UNDECODABLE:
-                    continue
-                for cb in deletes:
-                    invoke(f"{name}.on_delete", cb, ctx, row)
+            rows = self._each_decoded(delta.deleted_row, delta.deletes, name)
+            self._each_row(f"{name}.on_delete", deletes, ctx, rows)
         updates = registered.update.snapshot()
         if updates and delta.updates:
-            for old_bytes, new_bytes in delta.updates:
-                old = self._decoded(delta.deleted_row, old_bytes, name)
-                new = self._decoded(delta.inserted_row, new_bytes, name)
-                if old is _UNDECODABLE or new is _UNDECODABLE:
-                    continue
+            try:
+                pairs = delta.updated_values()
+            except BsatnDecodeError:
+                pairs = []
+                for old_bytes, new_bytes in delta.updates:
+                    old = self._decoded(delta.deleted_row, old_bytes, name)
+                    new = self._decoded(delta.inserted_row, new_bytes, name)
+                    if old is not _UNDECODABLE and new is not _UNDECODABLE:
+                        pairs.append((old, new))
+            what = f"{name}.on_update"
+            for old, new in pairs:
                 for cb in updates:
-                    invoke(f"{name}.on_update", cb, ctx, old, new)
+                    try:
+                        cb(ctx, old, new)
+                    except Exception as exc:
+                        self._callback_failed(what, exc)
+
+    def _each_row(
+        self,
+        what: str,
+        callbacks: tuple[Callable[..., Any], ...],
+        ctx: EventContext,
+        rows: list[Any],
+    ) -> None:
+        # One tight loop per table: this runs once per delivered row.
+        if len(callbacks) == 1:
+            (cb,) = callbacks
+            for row in rows:
+                try:
+                    cb(ctx, row)
+                except Exception as exc:
+                    self._callback_failed(what, exc)
+            return
+        for row in rows:
+            for cb in callbacks:
+                try:
+                    cb(ctx, row)
+                except Exception as exc:
+                    self._callback_failed(what, exc)
+
+    def _each_decoded(
+        self, decode: Callable[[bytes], Any], rows: list[bytes], table: str
+    ) -> list[Any]:
+        values = (self._decoded(decode, row, table) for row in rows)
+        return [value for value in values if value is not _UNDECODABLE]
 
     def _decoded(self, decode: Callable[[bytes], Any], row: bytes, table: str) -> Any:
         try:

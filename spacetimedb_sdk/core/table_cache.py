@@ -36,14 +36,17 @@ _MISSING: Any = object()
 def _pair_updates(
     pk_of: Any, added: list[bytes], removed: list[bytes]
 ) -> tuple[list[bytes], list[bytes], list[tuple[bytes, bytes]]]:
-    """Pair deleted and inserted rows with equal primary keys into ``(old, new)`` updates."""
+    """Pair deleted and inserted rows with equal primary keys into ``(old, new)`` updates.
+
+    ``pk_of`` maps row bytes to a value equal exactly when the keys are (``update_key_of``)."""
     if pk_of is None or not added or not removed:
         return added, removed, []
-    by_key = {pk_of(r): r for r in removed}
+    by_key = dict(zip(map(pk_of, removed), removed, strict=True))
+    pop = by_key.pop
     remaining: list[bytes] = []
     updates: list[tuple[bytes, bytes]] = []
-    for r in added:
-        old = by_key.pop(pk_of(r), None)
+    for r, key in zip(added, map(pk_of, added), strict=True):
+        old = pop(key, None)
         if old is None:
             remaining.append(r)
         else:
@@ -254,6 +257,25 @@ class TableDelta:
             value = self._deleted_values[row] = self.table.decode(row)
         return value
 
+    def inserted_values(self) -> list[Any]:
+        """The values of ``inserts`` in order, decoded in bulk (raises ``BsatnDecodeError``)."""
+        if self.is_event:
+            decode = self.table.decode
+            return [decode(r) for r in self.inserts]
+        table = self.table
+        table.prefetch(self.inserts)
+        get, row = table._decoded.get, table.row
+        # A row value is never None; a falsy one (an empty dict row) just takes the long way.
+        return [get(r) or row(r) for r in self.inserts]
+
+    def updated_values(self) -> list[tuple[Any, Any]]:
+        """``(old, new)`` values of ``updates`` in order, new rows decoded in bulk."""
+        table = self.table
+        table.prefetch([new for _, new in self.updates])
+        get, row = table._decoded.get, table.row
+        old_get, old_row = self._deleted_values.get, self.deleted_row
+        return [(old_get(o) or old_row(o), get(n) or row(n)) for o, n in self.updates]
+
     def __repr__(self) -> str:
         return (
             f"TableDelta({self.name!r}, inserts={len(self.inserts)}, "
@@ -407,7 +429,7 @@ class CachedTable:
                     index.remove(removed)
                 if added:
                     index.insert(added)
-        added, removed, updates = _pair_updates(self.layout.pk_of, added, removed)
+        added, removed, updates = _pair_updates(self.layout.update_key_of, added, removed)
         return TableDelta(self, added, removed, updates, deleted_values)
 
     def _insert_counting(self, counts: dict[bytes, int], inserts: list[bytes]) -> list[bytes]:
@@ -483,7 +505,7 @@ class CachedTable:
             for index in indexes:
                 index.remove(removed)
                 index.insert(added)
-            added, removed, updates = _pair_updates(self.layout.pk_of, added, removed)
+            added, removed, updates = _pair_updates(self.layout.update_key_of, added, removed)
             return TableDelta(self, added, removed, updates, deleted_values)
 
     def __repr__(self) -> str:

@@ -16,10 +16,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from spacetimedb_sdk.algebraic_type import (
     AlgebraicType,
+    ArrayType,
+    PrimitiveType,
     ProductType,
     RefType,
     SumType,
@@ -82,6 +85,9 @@ class TableLayout:
     #: The handle's index accessors (:mod:`spacetimedb_sdk.schema.accessors`): name -> the
     #: accessor's kind and target (canonical column or index name).
     accessors: dict[str, IndexAccessor] = field(default_factory=dict, repr=False)
+    #: Row bytes -> a value equal for two rows exactly when their primary keys are (pairs
+    #: updates): the key's own bytes when it has a fixed offset and size, sliced in C.
+    update_key_of: KeyExtractor | None = None
     _by_name: dict[str, IndexLayout] = field(default_factory=dict, repr=False)
 
     def index(self, name: str) -> IndexLayout:
@@ -167,6 +173,41 @@ def key_extractor(
         return tuple(values[n] for n in names)
 
     return from_prefix_tuple
+
+
+def _update_key(
+    row_type: ProductType,
+    pk: int,
+    typespace: Typespace,
+    extractor: Callable[[tuple[int, ...]], KeyExtractor],
+) -> KeyExtractor:
+    # BSATN is canonical for every key type but floats (-0.0, NaNs), which keys never are;
+    # still, a float anywhere in the key keeps the decoded value.
+    start: int | None = 0
+    for el in row_type.elements[:pk]:
+        size = compile_codec(el.algebraic_type, typespace).fixed_size
+        start = None if start is None or size is None else start + size
+    key_type = row_type.elements[pk].algebraic_type
+    size = compile_codec(key_type, typespace).fixed_size
+    if start is None or not size or _has_float(key_type, typespace):
+        return extractor((pk,))
+    return itemgetter(slice(start, start + size))
+
+
+def _has_float(ty: AlgebraicType, typespace: Typespace, seen: frozenset[int] = frozenset()) -> bool:
+    if isinstance(ty, RefType):
+        if ty.index in seen:
+            return False
+        return _has_float(typespace.resolve(ty), typespace, seen | {ty.index})
+    if isinstance(ty, PrimitiveType):
+        return ty.name in ("F32", "F64")
+    if isinstance(ty, ProductType):
+        return any(_has_float(el.algebraic_type, typespace, seen) for el in ty.elements)
+    if isinstance(ty, SumType):
+        return any(_has_float(v.algebraic_type, typespace, seen) for v in ty.variants)
+    if isinstance(ty, ArrayType):
+        return _has_float(ty.element, typespace, seen)
+    return False
 
 
 def _table_layout(
@@ -255,6 +296,7 @@ def _table_layout(
         is_view=isinstance(info, ViewSchema),
         primary_key=pk,
         pk_of=None if pk is None else extractor((pk,)),
+        update_key_of=None if pk is None else _update_key(row_type, pk, typespace, extractor),
         indexes=tuple(indexes),
         accessor_columns=tuple(accessor_names),
         row_attrs=row_attrs,
