@@ -4,6 +4,7 @@ any other bound class still goes through its own ``__init__``; ids shared within
 from __future__ import annotations
 
 import dataclasses
+import gc
 import struct
 
 import pytest
@@ -86,3 +87,20 @@ def test_equal_identities_in_one_batch_are_equal_values() -> None:
     assert decoded == values
     assert decoded[0].sender is decoded[2].sender  # one object per id in a batch
     assert str(decoded[0].sender) == str(alice)
+
+
+def test_bulk_decoding_leaves_the_collector_as_it_found_it() -> None:
+    codec = compile_codec(RefType(0), FLAT, {0: ProductBinding(Row, ("id", "hp"))})
+    rows = _rows(*((i, i) for i in range(2000)))
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            assert len(codec.decode_many(rows)) == 2000
+            assert len(codec.decode_concatenated(b"".join(rows))) == 2000
+            assert gc.isenabled() is enabled
+            with pytest.raises(BsatnDecodeError):
+                codec.decode_many([*rows, b"\x00"])
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
