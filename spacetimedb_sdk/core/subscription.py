@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from spacetimedb_sdk.core.multiset import add_absent, remove_single
 from spacetimedb_sdk.redaction import sdk_logger
 
 __all__ = ["ClientQuerySet", "QuerySetRegistry", "QuerySetState"]
@@ -99,6 +100,8 @@ class ClientQuerySet:
                     filled[r] += 1
             self.rows[table] = filled
             return filled
+        if add_absent(mine, rows):
+            return None
         get = mine.get
         for r in rows:
             mine[r] = get(r, 0) + 1
@@ -110,6 +113,8 @@ class ClientQuerySet:
         missing = 0
         if mine is None:
             missing = len(rows)
+        elif remove_single(mine, rows):
+            return
         else:
             get = mine.get
             for r in rows:

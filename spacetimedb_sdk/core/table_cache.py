@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from itertools import repeat
+from operator import is_not
 from typing import Any
 
 from spacetimedb_sdk.core.key_order import OrderKey
+from spacetimedb_sdk.core.multiset import add_absent, remove_single
 from spacetimedb_sdk.core.sorted_keys import SortedKeys
 from spacetimedb_sdk.core.table_layout import IndexLayout, TableLayout
 from spacetimedb_sdk.redaction import sdk_logger
@@ -42,10 +45,16 @@ def _pair_updates(
     if pk_of is None or not added or not removed:
         return added, removed, []
     by_key = dict(zip(map(pk_of, removed), removed, strict=True))
+    keys = list(map(pk_of, added))
+    if len(keys) == len(by_key) == len(removed) == len(set(keys)) and all(
+        map(by_key.__contains__, keys)
+    ):
+        # Each deleted row's key comes back exactly once: every change is an update.
+        return [], [], list(zip(map(by_key.__getitem__, keys), added, strict=True))
     pop = by_key.pop
     remaining: list[bytes] = []
     updates: list[tuple[bytes, bytes]] = []
-    for r, key in zip(added, map(pk_of, added), strict=True):
+    for r, key in zip(added, keys, strict=True):
         old = pop(key, None)
         if old is None:
             remaining.append(r)
@@ -414,11 +423,12 @@ class CachedTable:
                 removed = [r for r in removed if r not in both]
         deleted_values: dict[bytes, Any] = {}
         if removed and self._decoded:
-            pop = self._decoded.pop
-            for r in removed:
-                value = pop(r, _MISSING)
-                if value is not _MISSING:
-                    deleted_values[r] = value
+            values = list(map(self._decoded.pop, removed, repeat(_MISSING)))
+            if all(map(is_not, values, repeat(_MISSING))):
+                deleted_values = dict(zip(removed, values, strict=True))
+            else:
+                pairs = zip(removed, values, strict=True)
+                deleted_values = {r: v for r, v in pairs if v is not _MISSING}
         if self._unique or self._btree:
             indexes: list[UniqueIndexCache | BTreeIndexCache] = [
                 *self._unique.values(),
@@ -443,6 +453,8 @@ class CachedTable:
 
     def _insert(self, inserts: list[bytes]) -> list[bytes]:
         counts = self.counts
+        if add_absent(counts, inserts):
+            return inserts
         get = counts.get
         added: list[bytes] = []
         append = added.append
@@ -457,6 +469,8 @@ class CachedTable:
 
     def _delete(self, deletes: list[bytes]) -> list[bytes]:
         counts = self.counts
+        if remove_single(counts, deletes):
+            return deletes
         get = counts.get
         removed: list[bytes] = []
         append = removed.append
