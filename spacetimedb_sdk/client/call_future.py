@@ -50,7 +50,7 @@ class CallFuture(Generic[T]):
     # ------------------------------------------------------------------------------ observing
     def __await__(self) -> Generator[Any, None, T]:
         self._observed = True
-        return asyncio.wrap_future(self._future).__await__()
+        return _awaitable(self._future).__await__()
 
     def result(self, timeout: float | None = None) -> T:
         """Block until answered; return the value or raise the error.
@@ -150,3 +150,38 @@ class CallFuture(Generic[T]):
 
 
 _LOCK = threading.Lock()
+
+
+def _awaitable(future: concurrent.futures.Future[T]) -> asyncio.Future[T]:
+    """``asyncio.wrap_future``, minus its thread hop when the answer arrives on the awaiting
+    loop's own thread (the asyncio driver): the waiter is completed directly instead of through
+    ``call_soon_threadsafe``, whose wake-up write costs a system call and a loop iteration."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[T] = loop.create_future()
+    loop_thread = threading.get_ident()
+
+    def copy(done: concurrent.futures.Future[T]) -> None:
+        if waiter.done():
+            return
+        if done.cancelled():
+            waiter.cancel()
+            return
+        error = done.exception()
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(done.result())
+
+    def transfer(done: concurrent.futures.Future[T]) -> None:
+        if threading.get_ident() == loop_thread:
+            copy(done)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(copy, done)
+
+    def cancel_source(_: asyncio.Future[T]) -> None:
+        if waiter.cancelled():
+            future.cancel()  # as wrap_future does: an abandoned await gives the call up
+
+    waiter.add_done_callback(cancel_source)
+    future.add_done_callback(transfer)
+    return waiter
