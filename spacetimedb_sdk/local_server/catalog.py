@@ -12,7 +12,8 @@ from dataclasses import replace
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.host import Database
 from spacetimedb_sdk.local_server.sql import SimpleCatalog, TableInfo
-from spacetimedb_sdk.local_server.views import ST_CLIENT_INFO, Relations
+from spacetimedb_sdk.local_server.system_tables import SYSTEM_TABLES
+from spacetimedb_sdk.local_server.views import Relations
 
 __all__ = ["DatabaseCatalog"]
 
@@ -42,8 +43,10 @@ class DatabaseCatalog:
         public_views = [info for info, is_public in view_list if is_public]
         self._owner_readable = (*self.all_tables, *all_views)
         self._public_readable = (*self.public_tables, *public_views)
-        self._owner_catalog = SimpleCatalog([*self.all_tables, *all_views, ST_CLIENT_INFO])
-        self._public_catalog = SimpleCatalog([*self.public_tables, *public_views, ST_CLIENT_INFO])
+        # System tables are public (as on the real server) but left out of `SELECT * FROM *`.
+        system = [t.info for t in SYSTEM_TABLES.values()]
+        self._owner_catalog = SimpleCatalog([*self.all_tables, *all_views, *system])
+        self._public_catalog = SimpleCatalog([*self.public_tables, *public_views, *system])
 
     def is_owner(self, identity: Identity) -> bool:
         """True for the database owner."""

@@ -37,7 +37,7 @@ from spacetimedb_sdk.local_server.sql import (
     bind_sql,
     parse_sql,
 )
-from spacetimedb_sdk.local_server.st_client import ST_CLIENT
+from spacetimedb_sdk.local_server.system_tables import SYSTEM_TABLES
 from spacetimedb_sdk.local_server.untyped_json import value_to_untyped_json
 
 __all__ = ["dml_not_allowed", "execute_sql"]
@@ -82,8 +82,11 @@ def execute_sql(
     writes = (BoundInsert, BoundUpdate, BoundDelete, BoundSetVar)
     if isinstance(bound, writes) and not catalog.is_owner(caller):
         raise SqlError(dml_not_allowed(caller))
-    if isinstance(bound, (BoundInsert, BoundUpdate, BoundDelete)) and bound.table.name == ST_CLIENT:
-        raise SqlError(f"`{ST_CLIENT}` is a system table; only the server changes it")
+    if (
+        isinstance(bound, (BoundInsert, BoundUpdate, BoundDelete))
+        and bound.table.name in SYSTEM_TABLES
+    ):
+        raise SqlError(f"`{bound.table.name}` is a system table; only the server changes it")
     return [_execute(database, catalog, caller, connection_id, bound, started)]
 
 

@@ -17,7 +17,7 @@ After each commit, :meth:`SubscriptionManager.transaction_updates` turns the tra
   to evaluating before and after in full and taking the bag difference;
 * event-table rows are only ever inserts and travel as ``EventTableRows``.
 
-Views, tables narrowed by visibility filters and ``st_client`` are read through
+Views, tables narrowed by visibility filters and system tables (``st_*``) are read through
 :mod:`~spacetimedb_sdk.local_server.views`: a query names the instance its caller sees, and that
 instance's rows gained and lost in the transaction play the part of the table's delta.
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from spacetimedb_sdk.algebraic_type import CONNECTION_ID, IDENTITY, RefType, product_of
+from spacetimedb_sdk.algebraic_type import RefType
 from spacetimedb_sdk.bsatn import BsatnCodec, compile_codec
 from spacetimedb_sdk.identity import Identity
 from spacetimedb_sdk.local_server.host import CommitRefusedError
@@ -49,6 +49,7 @@ from spacetimedb_sdk.local_server.sql import (
 )
 from spacetimedb_sdk.local_server.sql import Query as SqlQuery
 from spacetimedb_sdk.local_server.st_client import ST_CLIENT
+from spacetimedb_sdk.local_server.system_tables import ST_VAR, SYSTEM_TABLES
 from spacetimedb_sdk.local_server.tx_delta import TableDelta, TxDelta
 from spacetimedb_sdk.module.context import AnonymousViewContext, ViewContext
 from spacetimedb_sdk.module.query import Query as BuilderQuery
@@ -59,23 +60,12 @@ if TYPE_CHECKING:
     from spacetimedb_sdk.module.describe_views import ViewModel
     from spacetimedb_sdk.schema.model import ViewSchema
 
-__all__ = ["ST_CLIENT_INFO", "InstanceKey", "Relation", "Relations", "ViewError"]
+__all__ = ["InstanceKey", "Relation", "Relations", "ViewError"]
 
 log = logging.getLogger("spacetimedb_sdk.local_server")
 
 #: A materialised instance: relation name and viewer (None: shared by everyone).
 InstanceKey: TypeAlias = tuple[str, Identity | None]
-
-
-#: ``st_client``, the one system table the local server keeps. The real server makes its system
-#: tables public (all but the connection credentials), so anyone may read it.
-ST_CLIENT_INFO = TableInfo(
-    name=ST_CLIENT,
-    columns=(ColumnInfo("identity", IDENTITY), ColumnInfo("connection_id", CONNECTION_ID)),
-    indexed_columns=frozenset({"identity"}),
-    index_columns=(("identity", "connection_id"),),
-)
-_ST_CLIENT_ROW = product_of([("identity", IDENTITY), ("connection_id", CONNECTION_ID)])
 
 
 _Instances: TypeAlias = dict[InstanceKey, "Relation"]
@@ -190,7 +180,8 @@ class Relations:
             v.name: compile_codec(RefType(v.product_type_ref), schema.typespace)
             for v in schema.views
         }
-        self._generic_codecs[ST_CLIENT] = compile_codec(_ST_CLIENT_ROW)
+        for system in SYSTEM_TABLES.values():
+            self._generic_codecs[system.name] = compile_codec(system.row_type)
         self._table_infos = {name: h.sql_info() for name, h in database.tables.items()}
         self._module_catalog = SimpleCatalog(self._table_infos.values())
         self._filters: dict[str, list[_Filter]] = {}
@@ -240,7 +231,7 @@ class Relations:
 
     def is_event(self, name: str) -> bool:
         """True when ``name`` is an event table."""
-        if name in self._views or name == ST_CLIENT:
+        if name in self._views or name in SYSTEM_TABLES:
             return False
         return bool(self._db.table(name).schema.is_event)
 
@@ -249,7 +240,7 @@ class Relations:
         view = self._views.get(name)
         if view is not None:
             return (name, None if view.is_anonymous else caller)
-        if name == ST_CLIENT:
+        if name in SYSTEM_TABLES:
             return (name, None)
         if name in self._filters and caller != self._owner:
             return (name, caller)
@@ -280,13 +271,12 @@ class Relations:
         key = self.instance_key(name, caller)
         if key is None:
             return self._db.table(name)
-        found = self._instances.get(key)
-        return found if found is not None else self._compute(key)
+        return self.get(key)
 
     def ensure(self, keys: Iterable[InstanceKey]) -> None:
         """Materialise the instances ``keys`` (kept until :meth:`retain` drops them)."""
         for key in keys:
-            if key not in self._instances:
+            if key not in self._instances or key[0] == ST_VAR:
                 self._instances[key] = self._compute(key)
 
     def retain(self, needed: set[InstanceKey]) -> None:
@@ -301,7 +291,8 @@ class Relations:
     def get(self, key: InstanceKey) -> Relation:
         """The kept instance ``key``, or a fresh computation of it."""
         found = self._instances.get(key)
-        return found if found is not None else self._compute(key)
+        # `SET` changes st_var outside any transaction, so a kept instance may be stale.
+        return found if found is not None and key[0] != ST_VAR else self._compute(key)
 
     def codec(self, name: str) -> BsatnCodec[Any]:
         """The generic row codec of a view or table."""
@@ -373,13 +364,14 @@ class Relations:
         name, viewer = key
         if name in self._views:
             return self._compute_view(self._views[name], viewer)
-        if name == ST_CLIENT:
-            codec = self._generic_codecs[ST_CLIENT]
-            rows = {}
-            for identity, connection_id in self._db.connected_clients():
-                generic = {"identity": identity, "connection_id": connection_id}
-                rows[codec.encode(generic)] = generic
-            return Relation(name, None, codec, rows, frozenset({ST_CLIENT}))
+        system = SYSTEM_TABLES.get(name)
+        if system is not None:
+            codec = self._generic_codecs[name]
+            rows = {codec.encode(generic): generic for generic in system.rows(self._db)}
+            # Only st_client changes in a transaction; the rest change on publish (a new
+            # Relations) or, for st_var, on SET (see docs/guide-local-server.md).
+            reads = frozenset({ST_CLIENT}) if name == ST_CLIENT else frozenset()
+            return Relation(name, None, codec, rows, reads)
         assert viewer is not None
         return self._compute_filtered(name, viewer, ())
 
