@@ -183,7 +183,9 @@ class SpacetimeDBAsyncClient:
         and scheduled events until ``force_close()``.
 
         Returns after a requested close; raises :class:`SpacetimeDBException` when connecting
-        fails or the connection drops.
+        fails or the connection drops -- except on a background thread with ``exit_process``
+        set, where it prints the exception's one-line message and ends the process instead
+        (see :mod:`spacetimedb_sdk.legacy.process_exit`).
         """
         self._on_async_loop_start()
         if self.is_closing:
