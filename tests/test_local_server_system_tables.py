@@ -207,21 +207,31 @@ def test_select_all_tables_leaves_system_tables_out(server: LocalServer) -> None
     run(body)
 
 
-def test_st_var_read_after_set_is_current_while_a_subscription_keeps_it(
-    server: LocalServer,
-) -> None:
+def test_set_updates_st_var_subscribers_and_later_reads(server: LocalServer) -> None:
     async def body() -> None:
         alice = await RawClient.connect(server.ws_url, "t")
         await alice.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM st_var"]))
         applied = await alice.expect(SubscribeAppliedMsg)
         assert decoded("st_var", applied.rows.tables[0].rows) == []
         sql(server, "SET row_limit = 7", server.owner_token)
+        # As on the real server, where SET writes st_var in a transaction.
+        update = await alice.expect(TransactionUpdateMsg)
+        [change] = update.query_sets[0].tables[0].rows
+        assert isinstance(change, PersistentTableRows)
+        [row] = decoded("st_var", change.inserts)
+        assert (row["name"], row["value"].value) == ("row_limit", 7)
+        sql(server, "SET row_limit = 9", server.owner_token)
+        update = await alice.expect(TransactionUpdateMsg)
+        [change] = update.query_sets[0].tables[0].rows
+        assert isinstance(change, PersistentTableRows)
+        assert [r["value"].value for r in decoded("st_var", change.deletes)] == [7]
+        assert [r["value"].value for r in decoded("st_var", change.inserts)] == [9]
         bob = await RawClient.connect(server.ws_url, "t")
         await bob.send(OneOffQueryMsg(2, "SELECT * FROM st_var"))
         answer = await bob.expect(OneOffQueryResultMsg)
         assert isinstance(answer.result, Ok)
         [row] = decoded("st_var", answer.result.value.tables[0].rows)
-        assert (row["name"], row["value"].name, row["value"].value) == ("row_limit", "U64", 7)
+        assert (row["name"], row["value"].name, row["value"].value) == ("row_limit", "U64", 9)
         await bob.send(SubscribeMsg(3, QuerySetId(1), ["SELECT * FROM st_var"]))
         applied = await bob.expect(SubscribeAppliedMsg)
         assert len(decoded("st_var", applied.rows.tables[0].rows)) == 1

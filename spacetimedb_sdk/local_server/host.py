@@ -54,9 +54,10 @@ from spacetimedb_sdk.local_server.outcomes import (
 from spacetimedb_sdk.local_server.scheduler import ScheduleQueue
 from spacetimedb_sdk.local_server.sequences import SequenceSpec
 from spacetimedb_sdk.local_server.st_client import ClientRow
+from spacetimedb_sdk.local_server.system_tables import ST_VAR
 from spacetimedb_sdk.local_server.table_handles import DbView, TableHandle
 from spacetimedb_sdk.local_server.table_spec import ColumnSpec, IndexSpec, ScheduleSpec, TableSpec
-from spacetimedb_sdk.local_server.tx_delta import TxDelta
+from spacetimedb_sdk.local_server.tx_delta import TableDelta, TxDelta
 from spacetimedb_sdk.module.auth import AuthCtx
 from spacetimedb_sdk.module.context import ProcedureContext, ReducerContext, TxContext
 from spacetimedb_sdk.module.describe import FunctionModel, ModuleModel, build_module_model
@@ -425,15 +426,19 @@ class Database:
         self._after_commit(delta, timestamp)
         outcome = outcome_of(delta) if outcome_of is not None else None
         if self._listeners:
-            info = CommitInfo(
-                delta, kind, function, caller, connection_id, timestamp, request, outcome
+            self._announce(
+                CommitInfo(
+                    delta, kind, function, caller, connection_id, timestamp, request, outcome
+                )
             )
-            for listener in list(self._listeners):
-                try:
-                    listener(info)
-                except Exception:
-                    log.exception("commit listener %r failed", listener)
         return delta, outcome
+
+    def _announce(self, info: CommitInfo) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(info)
+            except Exception:
+                log.exception("commit listener %r failed", listener)
 
     def _after_commit(self, delta: TxDelta, timestamp: Timestamp) -> None:
         for td in delta.tables.values():
@@ -895,6 +900,11 @@ class Database:
         if self._durability is not None:
             self._durability.write_variable(name, value)
         self._variables[name] = value
+        # On the real server SET writes the `st_var` system table in a transaction; announcing
+        # one that touched it lets subscribers of `st_var` get the new row as an update.
+        st_var = TableDelta(ST_VAR, (), ())
+        delta = TxDelta(system={ST_VAR: st_var})
+        self._announce(CommitInfo(delta, TxKind.SQL, None, self.owner_identity, None, self.clock()))
 
     # ============================================================================ reading
     def table(self, name: str) -> HostedTable:

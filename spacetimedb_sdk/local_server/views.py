@@ -276,7 +276,7 @@ class Relations:
     def ensure(self, keys: Iterable[InstanceKey]) -> None:
         """Materialise the instances ``keys`` (kept until :meth:`retain` drops them)."""
         for key in keys:
-            if key not in self._instances or key[0] == ST_VAR:
+            if key not in self._instances:
                 self._instances[key] = self._compute(key)
 
     def retain(self, needed: set[InstanceKey]) -> None:
@@ -291,8 +291,7 @@ class Relations:
     def get(self, key: InstanceKey) -> Relation:
         """The kept instance ``key``, or a fresh computation of it."""
         found = self._instances.get(key)
-        # `SET` changes st_var outside any transaction, so a kept instance may be stale.
-        return found if found is not None and key[0] != ST_VAR else self._compute(key)
+        return found if found is not None else self._compute(key)
 
     def codec(self, name: str) -> BsatnCodec[Any]:
         """The generic row codec of a view or table."""
@@ -368,9 +367,9 @@ class Relations:
         if system is not None:
             codec = self._generic_codecs[name]
             rows = {codec.encode(generic): generic for generic in system.rows(self._db)}
-            # Only st_client changes in a transaction; the rest change on publish (a new
-            # Relations) or, for st_var, on SET (see docs/guide-local-server.md).
-            reads = frozenset({ST_CLIENT}) if name == ST_CLIENT else frozenset()
+            # st_client changes with connections and st_var with SET (announced as a commit
+            # touching it); the rest change only on publish, which builds a new Relations.
+            reads = frozenset({name}) if name in (ST_CLIENT, ST_VAR) else frozenset()
             return Relation(name, None, codec, rows, reads)
         assert viewer is not None
         return self._compute_filtered(name, viewer, ())
