@@ -1,13 +1,15 @@
 """The system tables over real sockets: ``st_table``, ``st_column``, ``st_index``,
 ``st_constraint``, ``st_sequence``, ``st_row_level_security``, ``st_scheduled``, ``st_var``,
-``st_view``, ``st_event_table`` and ``st_client`` have the real server's columns and describe
-the served module; any client reads them through ``/sql``, one-off queries and subscriptions;
-they are read-only and ``SELECT * FROM *`` leaves them out, as on the real server.
+``st_view``, ``st_event_table``, ``st_client``, ``st_module``, the view tables and the accessor
+tables have the real server's columns and describe the served module; any client reads them
+through ``/sql``, one-off queries and subscriptions; they are read-only and ``SELECT * FROM *``
+leaves them out, as on the real server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -239,3 +241,99 @@ def test_set_updates_st_var_subscribers_and_later_reads(server: LocalServer) -> 
         await alice.close()
 
     run(body)
+
+
+def test_the_module_view_and_accessor_tables_have_the_real_columns(server: LocalServer) -> None:
+    expected = {
+        "st_module": [
+            "database_identity",
+            "owner_identity",
+            "program_kind",
+            "program_hash",
+            "program_bytes",
+            "module_version",
+        ],
+        "st_view_param": ["view_id", "param_pos", "param_name", "param_type"],
+        "st_view_column": ["view_id", "col_pos", "col_name", "col_type"],
+        "st_view_sub": [
+            "view_id",
+            "arg_id",
+            "identity",
+            "num_subscribers",
+            "has_subscribers",
+            "last_called",
+        ],
+        "st_view_arg": ["id", "bytes"],
+        "st_table_accessor": ["table_name", "accessor_name"],
+        "st_index_accessor": ["index_name", "accessor_name"],
+        "st_column_accessor": ["table_name", "col_name", "accessor_name"],
+    }
+    for name, names in expected.items():
+        assert columns(sql(server, f"SELECT * FROM {name}")) == names, name
+    # Their fixed ids, as listed in st_table.
+    ids = {r[1]: r[0] for r in sql(server, "SELECT * FROM st_table")["rows"]}
+    assert [ids[name] for name in expected] == [6, 13, 14, 15, 16, 18, 19, 20]
+
+
+def test_st_module_describes_the_served_module(server: LocalServer) -> None:
+    async def body() -> None:
+        alice = await RawClient.connect(server.ws_url, "t")
+        await alice.send(OneOffQueryMsg(1, "SELECT * FROM st_module"))
+        answer = await alice.expect(OneOffQueryResultMsg)
+        assert isinstance(answer.result, Ok)
+        [row] = decoded("st_module", answer.result.value.tables[0].rows)
+        runtime = server.runtime("t")
+        assert row["database_identity"] == runtime.identity.value
+        assert row["owner_identity"] == runtime.owner_identity.value
+        assert row["program_kind"] == 2
+        source = MODULE.read_bytes()
+        assert bytes(row["program_bytes"]) == source
+        digest = hashlib.sha3_256(source).digest()
+        assert row["program_hash"] == int.from_bytes(digest, "little")
+        assert row["module_version"] == "0.0.1"
+        await alice.close()
+
+    run(body)
+
+
+def test_view_tables_describe_views_and_keep_no_subscriptions(server: LocalServer) -> None:
+    async def body() -> None:
+        # A subscriber to the view: the real server tracks it in memory, not in st_view_sub.
+        alice = await RawClient.connect(server.ws_url, "t")
+        await alice.send(SubscribeMsg(1, QuerySetId(1), ["SELECT * FROM all_secrets"]))
+        await alice.expect(SubscribeAppliedMsg)
+        joined = (
+            "SELECT c.* FROM st_view_column c JOIN st_view v ON c.view_id = v.view_id"
+            " WHERE v.view_name = 'all_secrets'"
+        )
+        [view] = sql(server, "SELECT * FROM st_view")["rows"]
+        # One column `id: u32` (BSATN type tag 11).
+        assert sql(server, joined)["rows"] == [[view[0], 0, "id", "0b"]]
+        for empty in ("st_view_param", "st_view_sub", "st_view_arg"):
+            assert sql(server, f"SELECT * FROM {empty}")["rows"] == [], empty
+        await alice.close()
+
+    run(body)
+
+
+def test_accessor_tables_map_canonical_names_to_source_names(server: LocalServer) -> None:
+    tables = sql(server, "SELECT * FROM st_table_accessor")["rows"]
+    assert ["player_scores", "playerScores"] in tables
+    assert ["note", "note"] in tables and ["all_secrets", "all_secrets"] in tables
+    assert len(tables) == 6  # five tables and one view
+    cols = sql(server, "SELECT * FROM st_column_accessor WHERE table_name = 'player_scores'")
+    assert cols["rows"] == [
+        ["player_scores", "player_name", "playerName"],
+        ["player_scores", "high_score", "highScore"],
+    ]
+    indexes = {r[0]: r[1] for r in sql(server, "SELECT * FROM st_index_accessor")["rows"]}
+    assert indexes["player_scores_player_name_idx_btree"] == "playerScores_playerName_idx_btree"
+    assert indexes["note_author_idx_btree"] == "note_author_idx_btree"
+
+
+def test_st_connection_credentials_is_hidden_like_a_private_table(server: LocalServer) -> None:
+    # For a non-owner a private table does not exist; st_connection_credentials answers the same.
+    token = server.issuer.mint("someone-else")[1]
+    hidden = sql_error(server, "SELECT * FROM st_connection_credentials", token)
+    private = sql_error(server, "SELECT * FROM secret", token)
+    assert hidden.replace("st_connection_credentials", "secret") == private

@@ -1,8 +1,9 @@
-"""The readable system tables (``st_table``, ``st_column``, ... ``st_client``, ``st_var``).
+"""The readable system tables (``st_table``, ``st_column``, ... ``st_column_accessor``).
 
 The real server describes each database in public system tables: rows written when a module is
-published (tables, columns, indexes, constraints, sequences, visibility filters, schedules,
-views, event tables) plus ``st_client`` (connections) and ``st_var`` (``SET`` variables). The
+published (the module itself, tables, columns, indexes, constraints, sequences, visibility
+filters, schedules, views and their columns, event tables, accessor names) plus ``st_client``
+(connections) and ``st_var`` (``SET`` variables). The
 local server derives the same rows, with the same column names, types and order, from its
 catalog: they are read-only relations computed on demand (docs/guide-local-server.md lists what
 differs, e.g. ids follow our catalog order).
@@ -14,8 +15,10 @@ range the real server reserves for its own tables, indexes, constraints and sequ
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from spacetimedb_sdk import algebraic_type as at
@@ -31,16 +34,28 @@ from spacetimedb_sdk.local_server.sql import (
 from spacetimedb_sdk.local_server.st_client import ST_CLIENT
 from spacetimedb_sdk.raw_module_def.enums import TableAccess
 from spacetimedb_sdk.raw_module_def.meta import algebraic_type_codec
+from spacetimedb_sdk.schema.model import TableSchema, ViewSchema
 from spacetimedb_sdk.values import SumValue
 
 if TYPE_CHECKING:
     from spacetimedb_sdk.local_server.host import Database
 
-__all__ = ["FIRST_USER_ID", "ST_VAR", "SYSTEM_TABLES", "SystemTable"]
+__all__ = [
+    "FIRST_USER_ID",
+    "MODULE_VERSION",
+    "PYTHON_PROGRAM_KIND",
+    "ST_VAR",
+    "SYSTEM_TABLES",
+    "SystemTable",
+]
 
 #: The first id of a module's tables, indexes, constraints, sequences, schedules and views.
 FIRST_USER_ID: Final = 4097
 ST_VAR: Final = "st_var"
+#: ``st_module.program_kind`` of a Python module (the real server uses 0 for wasm, 1 for js).
+PYTHON_PROGRAM_KIND: Final = 2
+#: ``st_module.module_version``: the only version the real server writes.
+MODULE_VERSION: Final = "0.0.1"
 
 _COL_LIST: Final = at.array(at.U16)
 _INDEX_ALGORITHM: Final = at.sum_of(
@@ -285,6 +300,93 @@ def _st_event_table(db: Database) -> list[Row]:
     return [{"table_id": ids[t.name]} for t in db.schema.tables if t.is_event]
 
 
+def _st_module(db: Database) -> list[Row]:
+    source = _module_source(db)
+    return [
+        {
+            "database_identity": db.identity.value,
+            "owner_identity": db.owner_identity.value,
+            "program_kind": PYTHON_PROGRAM_KIND,
+            # The real hash is Keccak-256 of the wasm/js bytes, read as a little-endian u256.
+            "program_hash": int.from_bytes(hashlib.sha3_256(source).digest(), "little"),
+            "program_bytes": source,
+            "module_version": MODULE_VERSION,
+        }
+    ]
+
+
+def _module_source(db: Database) -> bytes:
+    """The module's source file as bytes (empty for a module built in memory)."""
+    file = getattr(db.py_module, "__file__", None)
+    if not file:
+        return b""
+    try:
+        return Path(file).read_bytes()
+    except OSError:
+        return b""
+
+
+def _view_ids(db: Database) -> dict[str, int]:
+    return {view.name: FIRST_USER_ID + i for i, view in enumerate(db.schema.views)}
+
+
+def _st_view_param(db: Database) -> list[Row]:
+    ids = _view_ids(db)
+    return [
+        {
+            "view_id": ids[view.name],
+            "param_pos": param.position,
+            "param_name": param.name,
+            "param_type": _type_bytes(db, param.algebraic_type),
+        }
+        for view in db.schema.views
+        for param in view.params
+    ]
+
+
+def _st_view_column(db: Database) -> list[Row]:
+    ids = _view_ids(db)
+    return [
+        {
+            "view_id": ids[view.name],
+            "col_pos": col.position,
+            "col_name": col.name,
+            "col_type": _type_bytes(db, col.algebraic_type),
+        }
+        for view in db.schema.views
+        for col in view.columns
+    ]
+
+
+def _no_rows(db: Database) -> list[Row]:
+    # st_view_sub and st_view_arg: the real server keeps view subscriptions and arguments in
+    # memory and leaves these (legacy) tables empty.
+    return []
+
+
+def _st_table_accessor(db: Database) -> list[Row]:
+    # The real server records every table's and view's accessor (source) name.
+    named: list[TableSchema | ViewSchema] = [*db.schema.tables, *db.schema.views]
+    return [{"table_name": t.name, "accessor_name": t.accessor_name} for t in named]
+
+
+def _st_index_accessor(db: Database) -> list[Row]:
+    return [
+        {"index_name": index.name, "accessor_name": index.source_name}
+        for table in db.schema.tables
+        for index in table.indexes
+    ]
+
+
+def _st_column_accessor(db: Database) -> list[Row]:
+    named: list[TableSchema | ViewSchema] = [*db.schema.tables, *db.schema.views]
+    return [
+        {"table_name": t.name, "col_name": col.name, "accessor_name": col.accessor_name}
+        for t in named
+        for col in t.columns
+    ]
+
+
 def _st_client(db: Database) -> list[Row]:
     # The real row stores the raw numbers (u256, u128), not the Identity/ConnectionId products.
     return [{"identity": i.value, "connection_id": c.value} for i, c in db.connected_clients()]
@@ -300,6 +402,7 @@ _SYSTEM_PRIMARY_KEYS: Final[dict[str, list[int]]] = {
     "st_scheduled": [0],
     "st_view": [0],
     "st_event_table": [0],
+    "st_view_arg": [0],
 }
 
 SYSTEM_TABLES: Final[dict[str, SystemTable]] = {
@@ -372,6 +475,19 @@ SYSTEM_TABLES: Final[dict[str, SystemTable]] = {
             (("constraint_id",),),
         ),
         SystemTable(
+            "st_module",
+            6,
+            (
+                ("database_identity", at.U256),
+                ("owner_identity", at.U256),
+                ("program_kind", at.U8),
+                ("program_hash", at.U256),
+                ("program_bytes", at.array(at.U8)),
+                ("module_version", at.STRING),
+            ),
+            _st_module,
+        ),
+        SystemTable(
             ST_CLIENT,
             7,
             (("identity", at.U256), ("connection_id", at.U128)),
@@ -413,7 +529,73 @@ SYSTEM_TABLES: Final[dict[str, SystemTable]] = {
             (("view_id",), ("view_name",)),
         ),
         SystemTable(
+            "st_view_param",
+            13,
+            (
+                ("view_id", at.U32),
+                ("param_pos", at.U16),
+                ("param_name", at.STRING),
+                ("param_type", at.array(at.U8)),
+            ),
+            _st_view_param,
+            (("view_id", "param_pos"),),
+        ),
+        SystemTable(
+            "st_view_column",
+            14,
+            (
+                ("view_id", at.U32),
+                ("col_pos", at.U16),
+                ("col_name", at.STRING),
+                ("col_type", at.array(at.U8)),
+            ),
+            _st_view_column,
+            (("view_id", "col_pos"),),
+        ),
+        SystemTable(
+            "st_view_sub",
+            15,
+            (
+                ("view_id", at.U32),
+                ("arg_id", at.U64),
+                ("identity", at.U256),
+                ("num_subscribers", at.U64),
+                ("has_subscribers", at.BOOL),
+                ("last_called", at.I64),
+            ),
+            _no_rows,
+            (("identity",), ("has_subscribers",), ("view_id", "arg_id", "identity")),
+        ),
+        SystemTable(
+            "st_view_arg",
+            16,
+            (("id", at.U64), ("bytes", at.array(at.U8))),
+            _no_rows,
+            (("id",), ("bytes",)),
+        ),
+        SystemTable(
             "st_event_table", 17, (("table_id", at.U32),), _st_event_table, (("table_id",),)
+        ),
+        SystemTable(
+            "st_table_accessor",
+            18,
+            (("table_name", at.STRING), ("accessor_name", at.STRING)),
+            _st_table_accessor,
+            (("table_name",), ("accessor_name",)),
+        ),
+        SystemTable(
+            "st_index_accessor",
+            19,
+            (("index_name", at.STRING), ("accessor_name", at.STRING)),
+            _st_index_accessor,
+            (("index_name",), ("accessor_name",)),
+        ),
+        SystemTable(
+            "st_column_accessor",
+            20,
+            (("table_name", at.STRING), ("col_name", at.STRING), ("accessor_name", at.STRING)),
+            _st_column_accessor,
+            (("table_name", "col_name"), ("table_name", "accessor_name")),
         ),
     )
 }

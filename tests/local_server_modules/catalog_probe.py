@@ -1,6 +1,7 @@
 """A test module with one of each thing the system tables describe: a primary key with a
 sequence, a unique column, a btree and a hash index, a private table, a visibility filter, a
-schedule, a view and an event table."""
+schedule, a view, an event table and a table whose source names differ from its canonical ones
+(an explicit accessor, camelCase columns)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,13 @@ class Ping:
 class TickSchedule:
     scheduled_id: u64 = primary_key(auto_inc=True)
     scheduled_at: ScheduleAt
+
+
+@table(public=True, accessor="playerScores")
+class PlayerScore:
+    # camelCase on purpose: the canonical (snake_case) names differ from these source names.
+    playerName: str = primary_key()  # noqa: N815
+    highScore: u32  # noqa: N815
 
 
 @reducer
