@@ -86,7 +86,7 @@ def test_overlapping_query_sets_are_refcounted() -> None:
     b = subscribed(conn, socket, ["SELECT * FROM user WHERE x"], user=[user(2), user(3)])
     assert rec.take() == [("subscribe_applied", "user", "insert", (3, None))]  # 2 already there
     assert conn.db.user.count() == 3
-    assert table_cache(conn, "user").counts[user(2)] == 2
+    assert table_cache(conn, "user").count_of(user(2)) == 2
 
     a.unsubscribe()
     socket.deliver(UnsubscribeAppliedMsg(9, QuerySetId(a.query_set_id), None))
@@ -120,7 +120,7 @@ def test_duplicate_deliveries_inside_one_message_count_twice() -> None:
         )
     )
     assert rec.take() == [("subscribe_applied", "user", "insert", (1, None))]
-    assert table_cache(conn, "user").counts[user(1)] == 2
+    assert table_cache(conn, "user").count_of(user(1)) == 2
     socket.deliver(transaction(set_update(handle.query_set_id, user=persistent([], [user(1)]))))
     assert rec.take() == []  # still delivered once
     assert conn.db.user.count() == 1
@@ -225,7 +225,7 @@ def test_rows_are_decoded_lazily_and_once() -> None:
     conn, socket = connected()
     subscribed(conn, socket, ["U"], user=[user(1), user(2)])
     cache = table_cache(conn, "user")
-    assert cache._decoded == {}  # nobody looked yet
+    assert cache._n_decoded == 0 and list(cache._rows.values()) == [None, None]  # nobody looked
     first = sorted(conn.db.user.iter(), key=lambda r: r["identity"])
     again = sorted(conn.db.user.iter(), key=lambda r: r["identity"])
     assert [id(r) for r in first] == [id(r) for r in again]

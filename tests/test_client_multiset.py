@@ -1,31 +1,62 @@
-"""The cache's whole-batch fast paths change a multiset only when the per-row loop would have
-done exactly the same; update pairing gives the same result on its fast and slow paths."""
+"""The cache's whole-batch fast paths change a multiset exactly as the per-row loop would, or
+not at all; update pairing gives the same result on its fast and slow paths."""
 
 from __future__ import annotations
 
+from collections import Counter
 from operator import itemgetter
 
-from spacetimedb_sdk.core.multiset import add_absent, remove_single
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spacetimedb_sdk.core.multiset import add_counts, remove_counts
 from spacetimedb_sdk.core.table_cache import _pair_updates
 
 
-def test_add_absent_counts_new_rows_once_and_refuses_anything_else() -> None:
+def test_add_counts_returns_the_rows_new_to_the_multiset() -> None:
     counts = {b"a": 1}
-    assert add_absent(counts, [b"b", b"c"])
+    assert add_counts(counts, [b"b", b"c"]) == [b"b", b"c"]
     assert counts == {b"a": 1, b"b": 1, b"c": 1}
-    assert not add_absent(counts, [b"d", b"a"])  # a present row
-    assert not add_absent(counts, [b"d", b"d"])  # a repeated row
-    assert counts == {b"a": 1, b"b": 1, b"c": 1}
+    assert add_counts(counts, [b"d", b"a", b"e"]) == [b"d", b"e"]  # a was there: counted twice
+    assert counts == {b"a": 2, b"b": 1, b"c": 1, b"d": 1, b"e": 1}
+    assert add_counts(counts, [b"f", b"f"]) is None  # a repeated row: the loop's job
+    assert b"f" not in counts
 
 
-def test_remove_single_removes_rows_counted_once_and_refuses_anything_else() -> None:
+def test_remove_counts_returns_the_rows_no_longer_counted() -> None:
     counts = {b"a": 1, b"b": 2, b"c": 1, b"d": 1}
-    assert not remove_single(counts, [b"a", b"b"])  # b is counted twice
-    assert not remove_single(counts, [b"a", b"x"])  # x is absent
-    assert not remove_single(counts, [b"c", b"c"])  # c would go twice
+    assert remove_counts(counts, [b"a", b"x"]) is None  # x is absent
+    assert remove_counts(counts, [b"c", b"c"]) is None  # c would go twice
     assert counts == {b"a": 1, b"b": 2, b"c": 1, b"d": 1}
-    assert remove_single(counts, [b"a", b"c"])
-    assert counts == {b"b": 2, b"d": 1}
+    assert remove_counts(counts, [b"a", b"b"]) == [b"a"]  # b stays, counted once
+    assert counts == {b"b": 1, b"c": 1, b"d": 1}
+    assert remove_counts(counts, [b"d", b"c"]) == [b"d", b"c"]
+    assert counts == {b"b": 1}
+
+
+_row = st.sampled_from([b"a", b"b", b"c", b"d", b"e"])
+
+
+@given(st.dictionaries(_row, st.integers(1, 3)), st.lists(_row, max_size=6), st.booleans())
+def test_fast_paths_agree_with_counting_one_row_at_a_time(
+    start: dict[bytes, int], rows: list[bytes], adding: bool
+) -> None:
+    counts = dict(start)
+    model = Counter(start)
+    if adding:
+        got = add_counts(counts, rows)
+        expected = [r for r in rows if r not in start]
+        model.update(rows)
+    else:
+        got = remove_counts(counts, rows)
+        expected = [r for r in rows if start.get(r) == 1]
+        model.subtract(rows)
+    if got is None:
+        assert counts == start
+        assert len(set(rows)) != len(rows) or (not adding and not set(rows) <= set(start))
+    else:
+        assert got == expected
+        assert counts == {r: c for r, c in model.items() if c > 0}
 
 
 def test_update_pairing_by_key_bytes() -> None:

@@ -23,14 +23,12 @@ _log = sdk_logger("spacetimedb_sdk.cache")
 class TableOps:
     """One table's operations in a batch. Row lists passed in are borrowed, never mutated."""
 
-    __slots__ = ("_owned", "counted", "deletes", "events", "inserts")
+    __slots__ = ("_owned", "deletes", "events", "inserts")
 
     def __init__(self) -> None:
         self.inserts: list[bytes] = []
         self.deletes: list[bytes] = []
         self.events: list[bytes] = []
-        #: ``{row: deliveries}`` of ``inserts`` when the caller already counted them.
-        self.counted: dict[bytes, int] | None = None
         self._owned = [True, True, True]
 
     def add(self, which: int, rows: list[bytes]) -> None:
@@ -64,14 +62,10 @@ class RowBatch:
             ops = self.tables[table] = TableOps()
         return ops
 
-    def insert(
-        self, table: str, rows: list[bytes], counted: dict[bytes, int] | None = None
-    ) -> None:
-        """Add one delivery of each row (``counted``: the rows' multiset, if already built)."""
+    def insert(self, table: str, rows: list[bytes]) -> None:
+        """Add one delivery of each row."""
         if rows:
-            ops = self._ops(table)
-            ops.counted = counted if not ops.inserts else None
-            ops.add(0, rows)
+            self._ops(table).add(0, rows)
 
     def delete(self, table: str, rows: list[bytes]) -> None:
         """Remove one delivery of each row."""
@@ -133,7 +127,7 @@ class RowCache:
                         deltas.append(table.event_delta(rows))
                     continue
                 if inserts or deletes:
-                    delta = table.apply(inserts, deletes, ops.counted)
+                    delta = table.apply(inserts, deletes)
                     if delta:
                         deltas.append(delta)
                 if events:

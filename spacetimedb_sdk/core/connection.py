@@ -31,6 +31,7 @@ from typing import Any
 from spacetimedb_sdk.bsatn import Bindings, BsatnCodec
 from spacetimedb_sdk.compression import TAG_NONE, decompress_server_frame
 from spacetimedb_sdk.core import events as ev
+from spacetimedb_sdk.core import row_owners
 from spacetimedb_sdk.core.client_cache import RowBatch, RowCache
 from spacetimedb_sdk.core.effects import (
     Connected,
@@ -371,6 +372,7 @@ class ConnectionCore:
             self._outbox.clear()
             self._reconnects += 1
             self._reconciling = set()
+            row_owners.disown_all(self.cache)
             for qs in self.subscriptions.live():
                 if qs.state is QuerySetState.UNSUBSCRIBING:
                     qs.rows = {}
@@ -545,10 +547,16 @@ class ConnectionCore:
                 qs.track_inserts(entry.table, self._rows(entry.table, entry.rows))
             return self._replayed(qs)
         batch = RowBatch()
-        for entry in msg.rows.tables:
-            rows = self._rows(entry.table, entry.rows)
-            batch.insert(entry.table, rows, qs.track_inserts(entry.table, rows))
-        deltas = self.cache.apply(batch)
+        received = [(entry.table, self._rows(entry.table, entry.rows)) for entry in msg.rows.tables]
+        cache = self.cache
+        row_owners.settle(
+            cache, [(table, qs) for table, rows in received if rows], self._reconciling is None
+        )
+        for table, rows in received:
+            if row_owners.tracks(cache, table, qs):
+                qs.track_inserts(table, rows)
+            batch.insert(table, rows)
+        deltas = cache.apply(batch)
         effects: list[Effect] = [QuerySetApplied(qs)] if first else []
         if deltas:
             effects.append(RowsChanged(ev.SUBSCRIBE_APPLIED, deltas))
@@ -567,7 +575,7 @@ class ConnectionCore:
             return [QuerySetEnded(qs), *self._replayed(qs)]
         # The set's own tracked rows are removed (they equal what SendDroppedRows would send).
         batch = RowBatch()
-        for table, rows in qs.take_rows().items():
+        for table, rows in row_owners.take_rows(self.cache, qs).items():
             batch.delete(table, rows)
         self.subscriptions.finish(qs, QuerySetState.ENDED)
         deltas = self.cache.apply(batch)
@@ -587,7 +595,7 @@ class ConnectionCore:
             self.stats.subscriptions.record(time.monotonic() - qs.sent_at, ok=False)
         qs.error = msg.error
         # Whatever the request, the server no longer has this set: drop what it contributed.
-        rows = qs.take_rows()
+        rows = qs.take_rows() if qs.replaying else row_owners.take_rows(self.cache, qs)
         self.subscriptions.finish(qs, QuerySetState.FAILED)
         if qs.replaying:
             return [QuerySetFailed(qs, msg.error), *self._replayed(qs)]
@@ -602,6 +610,7 @@ class ConnectionCore:
 
     def _batch_of(self, update: TransactionUpdateMsg) -> RowBatch:
         batch = RowBatch()
+        received: list[tuple[ClientQuerySet, str, list[bytes], list[bytes]]] = []
         for qsu in update.query_sets:
             qs = self.subscriptions.get(qsu.query_set_id.id)
             if qs is None:
@@ -609,23 +618,30 @@ class ConnectionCore:
                 continue
             if qs.is_cancelled:
                 continue
-            replaying = qs.replaying
             for table_update in qsu.tables:
                 table = table_update.table_name
                 for rows in table_update.rows:
                     if isinstance(rows, EventTableRows):
-                        if not replaying:
+                        if not qs.replaying:
                             batch.events(table, self._rows(table, rows.events))
                         continue
                     inserts = self._rows(table, rows.inserts)
                     deletes = self._rows(table, rows.deletes)
-                    if inserts:
-                        qs.track_inserts(table, inserts)
-                    if deletes:
-                        qs.track_deletes(table, deletes)
-                    if not replaying:
-                        batch.insert(table, inserts)
-                        batch.delete(table, deletes)
+                    if inserts or deletes:
+                        received.append((qs, table, inserts, deletes))
+        cache = self.cache
+        row_owners.settle(
+            cache, [(table, qs) for qs, table, _, _ in received], self._reconciling is None
+        )
+        for qs, table, inserts, deletes in received:
+            if row_owners.tracks(cache, table, qs):
+                if inserts:
+                    qs.track_inserts(table, inserts)
+                if deletes:
+                    qs.track_deletes(table, deletes)
+            if not qs.replaying:
+                batch.insert(table, inserts)
+                batch.delete(table, deletes)
         return batch
 
     def _on_transaction_update(self, msg: TransactionUpdateMsg) -> list[Effect]:
@@ -767,6 +783,7 @@ class ConnectionCore:
         effects: list[Effect] = [*self._deferred]
         self._deferred = []
         deltas = self.cache.replace(contents)
+        row_owners.settle_after_replace(self.cache, self.subscriptions.live())
         if deltas:
             effects.append(RowsChanged(ev.SUBSCRIBE_APPLIED, deltas))
         return effects

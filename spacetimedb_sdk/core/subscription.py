@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from spacetimedb_sdk.core.multiset import add_absent, remove_single
+from spacetimedb_sdk.core.multiset import add_counts, remove_counts
 from spacetimedb_sdk.redaction import sdk_logger
 
 __all__ = ["ClientQuerySet", "QuerySetRegistry", "QuerySetState"]
@@ -84,28 +84,16 @@ class ClientQuerySet:
         return self.state is QuerySetState.UNSUBSCRIBING and not self.was_applied
 
     # ------------------------------------------------------------------------------ row tracking
-    def track_inserts(self, table: str, rows: list[bytes]) -> dict[bytes, int] | None:
-        """Count one more delivery of each row.
-
-        When this set had no rows of ``table`` yet, returns the new multiset (which then counts
-        exactly ``rows``), so the cache can copy it instead of counting the rows again.
-        """
+    def track_inserts(self, table: str, rows: list[bytes]) -> None:
+        """Count one more delivery of each row."""
         mine = self.rows.get(table)
         if mine is None:
-            filled = dict.fromkeys(rows, 1)
-            if len(filled) != len(rows):
-                for r in filled:
-                    filled[r] = 0
-                for r in rows:
-                    filled[r] += 1
-            self.rows[table] = filled
-            return filled
-        if add_absent(mine, rows):
-            return None
+            mine = self.rows[table] = {}
+        if add_counts(mine, rows) is not None:
+            return
         get = mine.get
         for r in rows:
             mine[r] = get(r, 0) + 1
-        return None
 
     def track_deletes(self, table: str, rows: list[bytes]) -> None:
         """Count one less delivery of each row."""
@@ -113,7 +101,7 @@ class ClientQuerySet:
         missing = 0
         if mine is None:
             missing = len(rows)
-        elif remove_single(mine, rows):
+        elif remove_counts(mine, rows) is not None:
             return
         else:
             get = mine.get

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from itertools import repeat
-from operator import is_not
+from itertools import compress, repeat
+from operator import is_, is_not
 from typing import Any
 
 from spacetimedb_sdk.core.key_order import OrderKey
-from spacetimedb_sdk.core.multiset import add_absent, remove_single
 from spacetimedb_sdk.core.sorted_keys import SortedKeys
 from spacetimedb_sdk.core.table_layout import IndexLayout, TableLayout
 from spacetimedb_sdk.redaction import sdk_logger
@@ -226,7 +225,15 @@ class TableDelta:
     rows (never stored). Row values are decoded only when asked for.
     """
 
-    __slots__ = ("_deleted_values", "deletes", "inserts", "is_event", "table", "updates")
+    __slots__ = (
+        "_deleted_values",
+        "_version",
+        "deletes",
+        "inserts",
+        "is_event",
+        "table",
+        "updates",
+    )
 
     def __init__(
         self,
@@ -236,6 +243,7 @@ class TableDelta:
         updates: list[tuple[bytes, bytes]],
         deleted_values: dict[bytes, Any],
         is_event: bool = False,
+        version: int = -1,
     ) -> None:
         self.table = table
         self.inserts = inserts
@@ -244,6 +252,9 @@ class TableDelta:
         self._deleted_values = deleted_values
         #: Event rows: ``inserts`` were delivered but never stored.
         self.is_event = is_event
+        # The table's version right after this change: while it holds, every inserted row is
+        # still cached and not decoded yet.
+        self._version = version
 
     @property
     def name(self) -> str:
@@ -269,21 +280,16 @@ class TableDelta:
     def inserted_values(self) -> list[Any]:
         """The values of ``inserts`` in order, decoded in bulk (raises ``BsatnDecodeError``)."""
         if self.is_event:
-            decode = self.table.decode
-            return [decode(r) for r in self.inserts]
-        table = self.table
-        table.prefetch(self.inserts)
-        get, row = table._decoded.get, table.row
-        # A row value is never None; a falsy one (an empty dict row) just takes the long way.
-        return [get(r) or row(r) for r in self.inserts]
+            return self.table.layout.codec.decode_many(self.inserts)
+        return self.table.values_of(self.inserts, self._version)
 
     def updated_values(self) -> list[tuple[Any, Any]]:
         """``(old, new)`` values of ``updates`` in order, new rows decoded in bulk."""
-        table = self.table
-        table.prefetch([new for _, new in self.updates])
-        get, row = table._decoded.get, table.row
+        news = self.table.values_of([new for _, new in self.updates], self._version)
         old_get, old_row = self._deleted_values.get, self.deleted_row
-        return [(old_get(o) or old_row(o), get(n) or row(n)) for o, n in self.updates]
+        return [
+            (old_get(o) or old_row(o), n) for (o, _), n in zip(self.updates, news, strict=True)
+        ]
 
     def __repr__(self) -> str:
         return (
@@ -293,74 +299,171 @@ class TableDelta:
 
 
 class CachedTable:
-    """The visible rows of one table (or view) with their refcounts."""
+    """The visible rows of one table (or view) with their refcounts.
 
-    __slots__ = ("_btree", "_decoded", "_index_lock", "_unique", "counts", "decode", "layout")
+    One dictionary holds every visible row: ``row bytes -> decoded value``, or None while the
+    row was never read (a row value is never None). A row delivered more than once (overlapping
+    queries) also has an entry in ``_extra``: its deliveries beyond the first. Counts and
+    memoised values in one place cost one dictionary entry per row, and a delete finds a row
+    and its value in one lookup.
+
+    Every change -- applying a message, storing decoded values -- happens under the cache's
+    lock and bumps ``_version``, so a reader decodes outside the lock and stores its values
+    in one pass when nothing changed meanwhile (and row by row when something did).
+    """
+
+    __slots__ = (
+        "_btree",
+        "_extra",
+        "_index_lock",
+        "_n_decoded",
+        "_rows",
+        "_unique",
+        "_version",
+        "decode",
+        "layout",
+        "owner",
+    )
 
     def __init__(self, layout: TableLayout, index_lock: threading.RLock | None = None) -> None:
         self.layout = layout
-        #: Row bytes -> number of live deliveries (visible iff present).
-        self.counts: dict[bytes, int] = {}
-        self._decoded: dict[bytes, Any] = {}
+        self._rows: dict[bytes, Any] = {}
+        self._extra: dict[bytes, int] = {}
+        self._n_decoded = 0  # values in _rows that are not None
+        self._version = 0
         self._unique: dict[str, UniqueIndexCache] = {}
         self._btree: dict[str, BTreeIndexCache] = {}
         self._index_lock = index_lock or threading.RLock()
         #: Decode one row's bytes (strict).
         self.decode = layout.codec.decode
+        #: The query set whose rows these all are, ``row_owners.SHARED``, or None (row_owners.py).
+        self.owner: Any = None
 
     # ---------------------------------------------------------------------------------- reading
     def __len__(self) -> int:
-        return len(self.counts)
+        return len(self._rows)
 
     def __contains__(self, row: bytes) -> bool:
-        return row in self.counts
+        return row in self._rows
+
+    def count_of(self, row: bytes) -> int:
+        """The live deliveries of ``row`` (0 when it is not visible)."""
+        if row not in self._rows:
+            return 0
+        return 1 + self._extra.get(row, 0)
+
+    def multiset(self) -> dict[bytes, int]:
+        """``row bytes -> live deliveries`` of every visible row (a snapshot)."""
+        with self._index_lock:
+            counts = dict.fromkeys(self._rows, 1)
+            for r, more in self._extra.items():
+                counts[r] += more
+        return counts
+
+    def deliveries(self) -> list[bytes]:
+        """Every live delivery: each row as many times as it is counted."""
+        with self._index_lock:
+            if not self._extra:
+                return list(self._rows)
+            extra = self._extra
+            return [r for r in self._rows for _ in range(1 + extra.get(r, 0))]
 
     def row(self, row: bytes) -> Any:
         """The decoded value of cached row bytes (decoded once, then memoised)."""
-        value = self._decoded.get(row, _MISSING)
-        if value is _MISSING:
+        value = self._rows.get(row)
+        if value is None:
             value = self.decode(row)
-            if row in self.counts:  # a reader racing with a delete must not resurrect it
-                self._decoded[row] = value
+            with self._index_lock:
+                rows = self._rows
+                # Store only into a visible, still undecoded row: never resurrect a deleted
+                # one, never replace the object another reader got first.
+                found = rows.get(row, _MISSING)
+                if found is None:
+                    rows[row] = value
+                    self._n_decoded += 1
+                    self._version += 1
+                elif found is not _MISSING:
+                    value = found
         return value
 
     def rows(self) -> list[Any]:
         """Every visible row, decoded (a snapshot)."""
-        decoded = self._decoded
-        if len(decoded) == len(self.counts):
-            return list(decoded.values())
-        keys = list(self.counts)
-        self.prefetch(keys)
-        if len(decoded) == len(keys):
-            return list(decoded.values())
-        get = decoded.get
-        return [get(r) or self.row(r) for r in keys]
+        lock = self._index_lock
+        with lock:
+            if self._n_decoded == len(self._rows):
+                return list(self._rows.values())
+        self._decode_missing(None, -1)
+        with lock:
+            if self._n_decoded == len(self._rows):
+                return list(self._rows.values())
+            items = list(self._rows.items())
+        # Rows arrived (on another thread) meanwhile: decode those one by one.
+        row = self.row
+        return [row(r) if v is None else v for r, v in items]
 
     def prefetch(self, rows: list[bytes]) -> None:
-        """Decode the rows among ``rows`` not decoded yet, in bulk.
+        """Decode the rows among ``rows`` that are cached and not decoded yet, in bulk."""
+        self._decode_missing(rows, -1)
 
-        Flat fixed-width rows are decoded by one ``struct.iter_unpack`` pass over their
-        concatenation (the FixedSize path); others one by one.
+    def values_of(self, rows: list[bytes], version: int) -> list[Any]:
+        """The values of cached ``rows`` (decoded in bulk); ``version``: the table's version
+        when every one of them was known to be cached and undecoded (-1 if unknown)."""
+        values = self._decode_missing(rows, version)
+        if values is not None:
+            return values
+        get, row = self._rows.get, self.row
+        return [get(r) or row(r) for r in rows]
+
+    def _decode_missing(self, rows: list[bytes] | None, version: int) -> list[Any] | None:
+        """Decode and memoise the undecoded rows among ``rows`` (None: all cached rows).
+
+        Returns the values of ``rows`` in order when they were all decoded here and stored
+        in one pass, else None.
         """
-        decoded = self._decoded
-        todo = [r for r in rows if r not in decoded] if decoded else rows
+        lock = self._index_lock
+        with lock:
+            cached = self._rows
+            if rows is None:
+                todo = list(cached) if self._n_decoded == 0 else [r for r, v in cached.items() if v is None]
+            elif version == self._version:
+                todo = rows
+            else:
+                get = cached.get
+                todo = [r for r in rows if r in cached and get(r) is None]
+            start = self._version
         if not todo:
-            return
+            return None
+        values = self._decode_all(todo)
+        with lock:
+            cached = self._rows
+            if self._version == start:
+                cached.update(zip(todo, values, strict=True))
+                self._n_decoded += len(todo)
+                self._version += 1
+                return values if todo is rows else None
+            get = cached.get
+            for r, v in zip(todo, values, strict=True):
+                if r in cached and get(r) is None:
+                    cached[r] = v
+                    self._n_decoded += 1
+            self._version += 1
+        return None
+
+    def _decode_all(self, todo: list[bytes]) -> list[Any]:
         codec = self.layout.codec
         fmt = codec.fixed_format
         if fmt is not None and len(todo) > 1 and set(map(len, todo)) == {fmt.size}:
-            values = codec.decode_concatenated(b"".join(todo))
-            decoded.update(zip(todo, values, strict=True))
-        else:
-            # Cached rows were validated on arrival: one generated loop decodes them all.
-            decoded.update(zip(todo, codec.decode_many(todo), strict=True))
+            # Flat fixed-width rows: one struct.iter_unpack pass over their concatenation.
+            return codec.decode_concatenated(b"".join(todo))
+        # Cached rows were validated on arrival: one generated loop decodes them all.
+        return codec.decode_many(todo)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.rows())
 
     def row_bytes(self) -> list[bytes]:
         """The bytes of every visible row (a snapshot)."""
-        return list(self.counts)
+        return list(self._rows)
 
     def unique_index(self, ix: IndexLayout) -> UniqueIndexCache:
         """The unique index ``ix``, built on first use."""
@@ -369,7 +472,7 @@ class CachedTable:
             with self._index_lock:
                 found = self._unique.get(ix.name)
                 if found is None:
-                    found = self._unique[ix.name] = UniqueIndexCache(ix, list(self.counts))
+                    found = self._unique[ix.name] = UniqueIndexCache(ix, list(self._rows))
         return found
 
     def btree_index(self, ix: IndexLayout) -> BTreeIndexCache:
@@ -379,7 +482,7 @@ class CachedTable:
             with self._index_lock:
                 found = self._btree.get(ix.name)
                 if found is None:
-                    found = self._btree[ix.name] = BTreeIndexCache(ix, list(self.counts))
+                    found = self._btree[ix.name] = BTreeIndexCache(ix, list(self._rows))
         return found
 
     def find(self, ix: IndexLayout, key: Any) -> Any:
@@ -388,47 +491,31 @@ class CachedTable:
         return None if row is None else self.row(row)
 
     # --------------------------------------------------------------------------------- applying
-    def apply(
-        self,
-        inserts: list[bytes],
-        deletes: list[bytes],
-        counted: dict[bytes, int] | None = None,
-    ) -> TableDelta:
+    def apply(self, inserts: list[bytes], deletes: list[bytes]) -> TableDelta:
         """Apply one message's inserts (first) and deletes; return the net change.
 
-        ``counted``, if given, is ``{row: deliveries}`` of ``inserts`` (already built by the
-        query set's tracking). Must run under the cache lock, which the client cache holds.
+        Must run under the cache lock, which the client cache holds.
         """
-        counts = self.counts
-        if inserts and not counts and not deletes:
+        if inserts and not self._rows and not deletes:
             # A fresh fill (typically SubscribeApplied into an empty table): C-level passes.
-            if counted is not None:
-                self.counts = counted.copy()
-                added = inserts if len(counted) == len(inserts) else list(counted)
-            else:
-                filled = dict.fromkeys(inserts, 1)
-                if len(filled) == len(inserts):
-                    self.counts = filled
-                    added = inserts
-                else:
-                    added = self._insert_counting(filled, inserts)
+            filled = dict.fromkeys(inserts)
+            self._rows = filled
+            added = inserts if len(filled) == len(inserts) else self._count_repeats(inserts)
         else:
             added = self._insert(inserts) if inserts else []
-        removed = self._delete(deletes) if deletes else []
+        removed, values = self._delete(deletes) if deletes else ([], [])
         if added and removed:
             # Absent before and after (inserted then deleted in one batch): no event.
             both = set(added).intersection(removed)
             if both:
                 added = [r for r in added if r not in both]
-                removed = [r for r in removed if r not in both]
+                kept = [(r, v) for r, v in zip(removed, values, strict=True) if r not in both]
+                removed, values = [r for r, _ in kept], [v for _, v in kept]
         deleted_values: dict[bytes, Any] = {}
-        if removed and self._decoded:
-            values = list(map(self._decoded.pop, removed, repeat(_MISSING)))
-            if all(map(is_not, values, repeat(_MISSING))):
-                deleted_values = dict(zip(removed, values, strict=True))
-            else:
-                pairs = zip(removed, values, strict=True)
-                deleted_values = {r: v for r, v in pairs if v is not _MISSING}
+        if values and self._n_decoded:
+            decoded = list(map(is_not, values, repeat(None)))
+            self._n_decoded -= sum(decoded)
+            deleted_values = dict(compress(zip(removed, values, strict=True), decoded))
         if self._unique or self._btree:
             indexes: list[UniqueIndexCache | BTreeIndexCache] = [
                 *self._unique.values(),
@@ -440,57 +527,78 @@ class CachedTable:
                 if added:
                     index.insert(added)
         added, removed, updates = _pair_updates(self.layout.update_key_of, added, removed)
-        return TableDelta(self, added, removed, updates, deleted_values)
+        self._version += 1
+        return TableDelta(self, added, removed, updates, deleted_values, version=self._version)
 
-    def _insert_counting(self, counts: dict[bytes, int], inserts: list[bytes]) -> list[bytes]:
-        # dict.fromkeys collapsed duplicates: recount them (rare: overlapping queries).
-        for r in counts:
-            counts[r] = 0
+    def _count_repeats(self, inserts: list[bytes]) -> list[bytes]:
+        # dict.fromkeys collapsed rows delivered twice (overlapping queries): count the extras.
+        seen: set[bytes] = set()
+        extra = self._extra
         for r in inserts:
-            counts[r] += 1
-        self.counts = counts
-        return list(counts)
+            if r in seen:
+                extra[r] = extra.get(r, 0) + 1
+            else:
+                seen.add(r)
+        return list(self._rows)
 
     def _insert(self, inserts: list[bytes]) -> list[bytes]:
-        counts = self.counts
-        if add_absent(counts, inserts):
-            return inserts
-        get = counts.get
+        rows, extra = self._rows, self._extra
+        fresh = dict.fromkeys(inserts)
+        if len(fresh) == len(inserts):
+            if fresh.keys().isdisjoint(rows.keys()):
+                rows.update(fresh)
+                return inserts
+            for r in fresh.keys() & rows.keys():
+                extra[r] = extra.get(r, 0) + 1
+                del fresh[r]
+            rows.update(fresh)
+            return list(fresh)
         added: list[bytes] = []
-        append = added.append
         for r in inserts:
-            c = get(r)
-            if c is None:
-                counts[r] = 1
-                append(r)
+            if r in rows:
+                extra[r] = extra.get(r, 0) + 1
             else:
-                counts[r] = c + 1
+                rows[r] = None
+                added.append(r)
         return added
 
-    def _delete(self, deletes: list[bytes]) -> list[bytes]:
-        counts = self.counts
-        if remove_single(counts, deletes):
-            return deletes
-        get = counts.get
+    def _delete(self, deletes: list[bytes]) -> tuple[list[bytes], list[Any]]:
+        """Remove one delivery of each row; return the rows no longer visible and the values
+        they had (None where never decoded)."""
+        rows, extra = self._rows, self._extra
+        if not extra or extra.keys().isdisjoint(deletes):
+            values = list(map(rows.pop, deletes, repeat(_MISSING)))
+            if not any(map(is_, values, repeat(_MISSING))):
+                return deletes, values
+            # A row deleted twice in one batch, or not cached: put back what was taken
+            # (those rows may move to the end of the table's order) and go row by row.
+            for r, v in zip(deletes, values, strict=True):
+                if v is not _MISSING:
+                    rows[r] = v
         removed: list[bytes] = []
-        append = removed.append
+        removed_values: list[Any] = []
         missing = 0
         for r in deletes:
-            c = get(r)
-            if c is None:
+            v = rows.get(r, _MISSING)
+            if v is _MISSING:
                 missing += 1
-            elif c == 1:
-                del counts[r]
-                append(r)
+                continue
+            more = extra.get(r)
+            if more is None:
+                del rows[r]
+                removed.append(r)
+                removed_values.append(v)
+            elif more == 1:
+                del extra[r]
             else:
-                counts[r] = c - 1
+                extra[r] = more - 1
         if missing:
             _log.warning(
                 "table %r: %d deleted row(s) were not in the client cache (ignored)",
                 self.layout.name,
                 missing,
             )
-        return removed
+        return removed, removed_values
 
     def event_delta(self, events: list[bytes]) -> TableDelta:
         """The delta of an event table: every delivered row is an insert, nothing is stored."""
@@ -499,19 +607,18 @@ class CachedTable:
     def replace_all(self, counts: dict[bytes, int]) -> TableDelta:
         """Replace the whole content with ``counts``; return the net change.
 
-        Used when a connection is re-established: rows present before and after fire nothing.
+        Used when a connection is re-established: rows present before and after fire nothing
+        and keep their decoded values.
         """
         with self._index_lock:
-            old = self.counts
+            old = self._rows
             added = [r for r in counts if r not in old]
             removed = [r for r in old if r not in counts]
-            self.counts = dict(counts)
-            deleted_values: dict[bytes, Any] = {}
-            pop = self._decoded.pop
-            for r in removed:
-                value = pop(r, _MISSING)
-                if value is not _MISSING:
-                    deleted_values[r] = value
+            get = old.get
+            self._rows = {r: get(r) for r in counts}
+            self._extra = {r: c - 1 for r, c in counts.items() if c > 1}
+            self._n_decoded = sum(map(is_not, self._rows.values(), repeat(None)))
+            deleted_values = {r: old[r] for r in removed if old[r] is not None}
             indexes: list[UniqueIndexCache | BTreeIndexCache] = [
                 *self._unique.values(),
                 *self._btree.values(),
@@ -520,7 +627,8 @@ class CachedTable:
                 index.remove(removed)
                 index.insert(added)
             added, removed, updates = _pair_updates(self.layout.update_key_of, added, removed)
-            return TableDelta(self, added, removed, updates, deleted_values)
+            self._version += 1
+            return TableDelta(self, added, removed, updates, deleted_values, version=self._version)
 
     def __repr__(self) -> str:
-        return f"CachedTable({self.layout.name!r}, rows={len(self.counts)})"
+        return f"CachedTable({self.layout.name!r}, rows={len(self._rows)})"

@@ -1,0 +1,94 @@
+"""CachedTable against a model: one dictionary holds each visible row with its memoised value,
+extra deliveries apart. Random batches (rows repeated, deleted twice, never cached) and reads
+in between; plus readers on other threads racing with applies."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.client_helpers import codec, connected, table_cache, user
+
+ROWS = [user(n) for n in range(5)]
+_batch = st.tuples(
+    st.lists(st.sampled_from(ROWS), max_size=5),
+    st.lists(st.sampled_from(ROWS), max_size=5),
+    st.sampled_from(["none", "row", "rows", "prefetch"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_batch, max_size=12))
+def test_counts_values_and_events_follow_the_model(batches: list[Any]) -> None:
+    conn, _ = connected()
+    cached = table_cache(conn, "user")
+    model: Counter[bytes] = Counter()
+    seen: dict[bytes, Any] = {}  # the object handed out for each visible row
+    for inserts, deletes, read in batches:
+        before = {r for r, c in model.items() if c > 0}
+        model.update(inserts)
+        for r in deletes:
+            if model[r] > 0:  # a delete of an uncached row is ignored (and logged)
+                model[r] -= 1
+        after = {r for r, c in model.items() if c > 0}
+        delta = cached.apply(list(inserts), list(deletes))
+        assert set(delta.inserts) | {n for _, n in delta.updates} == after - before
+        assert set(delta.deletes) | {o for o, _ in delta.updates} == before - after
+        for r in before - after:
+            if r in seen:  # on_delete sees the object handed out while it was cached
+                assert delta.deleted_row(r) is seen.pop(r)
+        assert cached.multiset() == {r: c for r, c in model.items() if c > 0}
+        assert len(cached) == len(after)
+        assert cached._n_decoded == sum(v is not None for v in cached._rows.values())
+        if read == "row":
+            for r in sorted(after):
+                seen.setdefault(r, cached.row(r))
+        elif read == "rows":
+            encode = codec("user").encode
+            for value in cached.rows():
+                seen.setdefault(encode(value), value)
+        elif read == "prefetch" and delta.inserts:
+            values = delta.inserted_values()
+            for r, value in zip(delta.inserts, values, strict=True):
+                seen.setdefault(r, value)
+        for r, value in seen.items():
+            assert cached.row(r) is value
+
+
+def test_readers_on_other_threads_never_resurrect_deleted_rows() -> None:
+    conn, _ = connected()
+    cached = table_cache(conn, "user")
+    rows = [user(n) for n in range(200)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                cached.rows()
+                for r in rows[::7]:
+                    cached.row(r)
+        except BaseException as exc:
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for t in readers:
+        t.start()
+    lock = conn._core.cache.lock
+    try:
+        for i in range(300):
+            with lock:
+                if i % 2 == 0:
+                    cached.apply(rows, [])
+                else:
+                    cached.apply([], rows)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert not errors
+    assert len(cached) == 0 and cached._rows == {} and cached._n_decoded == 0
