@@ -7,7 +7,8 @@ times, one at a time, waiting for each call to commit; the latency of each call 
 the call until its result (and its row delta) has been applied. Measured for the asyncio driver
 (``await conn.reducers.send_message(...)``) and the threaded driver
 (``conn.reducers.send_message(...).result()`` with ``run_threaded()``). Prints JSON with p50,
-p90, p99 and max in milliseconds. ``--url ws://...`` uses a running server's ``chat`` database
+p90, p99 and max in milliseconds, and the client process's CPU time per call
+(``cpu_us_per_call``, all threads). ``--url ws://...`` uses a running server's ``chat`` database
 instead (``bench_vs_ts.py`` runs the TypeScript twin, ``benchmarks/ts/``, against the same one).
 """
 
@@ -30,7 +31,9 @@ sys.path.insert(0, str(REPO / "client"))
 from module_bindings import DbConnection  # noqa: E402
 
 
-def _percentiles(samples: list[float]) -> dict[str, float]:
+def _percentiles(samples: list[float], cpu_s: float) -> dict[str, float]:
+    """Latency percentiles, and the process's CPU time per measured call (all its threads:
+    what the client itself spends on a call, apart from the server and the wake-ups)."""
     ordered = sorted(samples)
 
     def pick(q: float) -> float:
@@ -42,6 +45,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
         "p90_ms": pick(0.90),
         "p99_ms": pick(0.99),
         "max_ms": round(ordered[-1] * 1e3, 3),
+        "cpu_us_per_call": round(cpu_s / len(ordered) * 1e6, 1),
     }
 
 
@@ -65,12 +69,15 @@ async def _asyncio_driver(url: str, calls: int, warmup: int) -> dict[str, Any]:
         handle = conn.subscription_builder().subscribe(["SELECT * FROM message"])
         await handle.applied
         samples: list[float] = []
+        cpu = 0.0
         for i in range(warmup + calls):
+            if i == warmup:
+                cpu = time.process_time()
             start = time.perf_counter()
             await conn.reducers.send_message(f"asyncio {i}")
             if i >= warmup:
                 samples.append(time.perf_counter() - start)
-        return _percentiles(samples)
+        return _percentiles(samples, time.process_time() - cpu)
 
 
 def _threaded_driver(url: str, calls: int, warmup: int) -> dict[str, Any]:
@@ -80,12 +87,15 @@ def _threaded_driver(url: str, calls: int, warmup: int) -> dict[str, Any]:
         handle = conn.subscription_builder().subscribe(["SELECT * FROM message"])
         handle.applied.result(timeout=30)
         samples: list[float] = []
+        cpu = 0.0
         for i in range(warmup + calls):
+            if i == warmup:
+                cpu = time.process_time()
             start = time.perf_counter()
             conn.reducers.send_message(f"threaded {i}").result(timeout=30)
             if i >= warmup:
                 samples.append(time.perf_counter() - start)
-        return _percentiles(samples)
+        return _percentiles(samples, time.process_time() - cpu)
     finally:
         conn.disconnect()
         conn.wait_closed(10)

@@ -6,7 +6,8 @@
 //
 //   node dist/bench_roundtrip_ts.mjs --url ws://127.0.0.1:PORT [--db chat] [--calls 2000] [--warmup 100]
 //
-// Prints JSON with p50, p90, p99 and max in milliseconds, like bench_roundtrip.py.
+// Prints JSON with p50, p90, p99 and max in milliseconds and the CPU time per call, like
+// bench_roundtrip.py.
 import { Console } from 'node:console';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -24,7 +25,8 @@ if (typeof globalThis.WebSocket === 'undefined') {
   (globalThis as { WebSocket?: unknown }).WebSocket = createRequire(modules)('undici').WebSocket;
 }
 
-function percentiles(samples: number[]): Record<string, number> {
+// Latency percentiles, and the process's CPU time per measured call (user + system, all threads).
+function percentiles(samples: number[], cpuMicros: number): Record<string, number> {
   const sorted = [...samples].sort((a, b) => a - b);
   const pick = (q: number): number =>
     Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1000) / 1000;
@@ -34,6 +36,7 @@ function percentiles(samples: number[]): Record<string, number> {
     p90_ms: pick(0.9),
     p99_ms: pick(0.99),
     max_ms: Math.round(sorted[sorted.length - 1]! * 1000) / 1000,
+    cpu_us_per_call: Math.round((cpuMicros / sorted.length) * 10) / 10,
   };
 }
 
@@ -73,7 +76,9 @@ async function main(): Promise<void> {
     }
   });
   const samples: number[] = [];
+  let cpu = process.cpuUsage();
   for (let i = 0; i < warmup + calls; i++) {
+    if (i === warmup) cpu = process.cpuUsage();
     const text = `typescript ${process.pid} ${i}`;
     const start = process.hrtime.bigint();
     const inserted = new Promise<void>(resolve => waiting.set(text, resolve));
@@ -81,9 +86,10 @@ async function main(): Promise<void> {
     await inserted;
     if (i >= warmup) samples.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
+  const used = process.cpuUsage(cpu);
   conn.disconnect();
   process.stdout.write(
-    JSON.stringify({ client: 'spacetimedb (TypeScript) 2.10.1', node: process.version, typescript: percentiles(samples) }) +
+    JSON.stringify({ client: 'spacetimedb (TypeScript) 2.10.1', node: process.version, typescript: percentiles(samples, used.user + used.system) }) +
       '\n'
   );
   process.exit(0);
