@@ -1,8 +1,9 @@
 """The threaded driver: plain scripts and game loops, over ``websockets.sync``.
 
-A reader thread receives WebSocket messages into a queue; nothing is applied there. Messages
-are applied, and callbacks run, by whichever thread processes the queue -- only one at a time,
-in order:
+The ``websockets`` connection's own thread reads the socket (answering pings) and queues
+whole messages; nothing is applied there. Messages are taken from that queue, applied, and
+their callbacks run, by whichever thread processes the connection -- only one at a time, in
+order, and with no thread in between (each hand-over costs a thread wake-up per message):
 
 * ``conn.run_threaded()`` starts a background thread that does it until the connection closes;
 * ``conn.frame_tick()`` processes what has arrived so far (call it every frame of a game loop);
@@ -10,12 +11,14 @@ in order:
 * ``call.result()`` on a connection nobody else is processing pumps the queue itself.
 
 Sends (reducer calls, subscriptions) are written immediately from the calling thread, under a
-lock. Auto-reconnect attempts run on their own thread; their callbacks are queued like messages.
+lock. Auto-reconnect attempts run on their own thread; what they report (a wait, giving up, the
+new socket) is queued for the processing thread, which reads it while it has no socket.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import inspect
 import queue
 import threading
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import websockets.version as websockets_version
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
@@ -45,11 +49,40 @@ _LEGACY: dict[str, Any] = (
 )
 
 
-@dataclass(frozen=True)
-class _Closed:
-    """The socket closed; ``error`` is why (None for a clean close we asked for)."""
+def _recv_nowait_timeout() -> float:
+    # recv(timeout=0) returns a message already received only from websockets 14.2 on; before,
+    # it always timed out, and so does any timeout elapsed by the time recv checks it. There, a
+    # "don't wait" receive waits up to this long when nothing has arrived.
+    try:
+        major, minor = (int(part) for part in websockets_version.tag.split(".")[:2])
+    except ValueError:  # pragma: no cover - an unusual version string: assume a current one
+        return 0.0
+    return 0.0 if (major, minor) >= (14, 2) else 0.0002
 
-    error: BaseException | None
+
+_NOWAIT = _recv_nowait_timeout()
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A reconnect attempt opened ``ws``: the processing thread reads it from now on."""
+
+    ws: ClientConnection
+
+
+@dataclass(frozen=True)
+class _Closing:
+    """Receiving from ``ws`` stopped with ``cause`` (ConnectionClosed, or a failure)."""
+
+    ws: ClientConnection
+    cause: BaseException
+
+
+def _wait_done(future: concurrent.futures.Future[Any], timeout: float | None) -> None:
+    """Block until ``future`` is done or ``timeout`` passes. Waits on the future's own
+    condition: ``concurrent.futures.wait`` builds and installs a waiter object per call."""
+    with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+        future.exception(timeout)
 
 
 class ThreadedDriver(Driver):
@@ -59,8 +92,12 @@ class ThreadedDriver(Driver):
 
     def __init__(self) -> None:
         self._session: Session | None = None
+        #: What the reconnect thread reports (Wait, GiveUp, _Opened), read while no socket is.
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: The socket sends go to (None while there is none).
         self._ws: ClientConnection | None = None
+        #: The socket the processing thread receives from (under _process_lock).
+        self._reading: ClientConnection | None = None
         self._send_lock = threading.Lock()
         self._process_lock = threading.RLock()
         self._processing: int | None = None
@@ -103,29 +140,8 @@ class ThreadedDriver(Driver):
             session.connect_failed(exc)
             self._done = True
             raise
-        self._start(ws)
-
-    def _start(self, ws: ClientConnection) -> None:
-        self._ws = ws
-        threading.Thread(
-            target=self._read, args=(ws,), name="spacetimedb-reader", daemon=True
-        ).start()
+        self._reading = self._ws = ws  # nothing processes yet: no hand-over needed
         self.wake()
-
-    def _read(self, ws: ClientConnection) -> None:
-        cause: BaseException | None = None
-        try:
-            while True:
-                message = ws.recv()
-                self._inbox.put(message)  # a text frame too: the session reports it
-        except ConnectionClosed as exc:
-            cause = exc
-        except Exception as exc:  # a bug or an I/O error: report it as the close reason
-            cause = exc
-            _log.debug("reader stopped", exc_info=True)
-        assert self._session is not None
-        error = self._session.close_error(ws.close_code, ws.close_reason or "", cause)
-        self._inbox.put(_Closed(error))
 
     def wake(self) -> None:
         """Write whatever the core has queued (from any thread)."""
@@ -154,28 +170,71 @@ class ThreadedDriver(Driver):
     def in_callback_thread(self) -> bool:
         return self._processing == threading.get_ident()
 
+    def _finished(self) -> bool:
+        """Nothing more can arrive or be processed."""
+        return self._done and self._reading is None and self._inbox.empty()
+
+    def _socket_closed(self, ws: ClientConnection, cause: BaseException) -> None:
+        session = self._session
+        assert session is not None
+        self._reading = None
+        if self._ws is ws:
+            self._ws = None
+        if not isinstance(cause, ConnectionClosed):
+            # A bug or an I/O error stopped receiving: report it as the close reason, and let
+            # the socket go (a reconnect must not leave it open behind).
+            _log.debug("receiving stopped", exc_info=cause)
+            threading.Thread(target=ws.close, name="spacetimedb-close", daemon=True).start()
+        error = session.close_error(ws.close_code, ws.close_reason or "", cause)
+        action = session.closed(error)
+        if isinstance(action, Wait):
+            threading.Thread(
+                target=self._reconnect,
+                args=(session, action),
+                name="spacetimedb-reconnect",
+                daemon=True,
+            ).start()
+        else:
+            self._done = True
+
     def _process(self, item: Any) -> None:
         session = self._session
         assert session is not None
-        if isinstance(item, (bytes, bytearray, memoryview, str)):
-            session.frame_received(item)
-        elif isinstance(item, _Closed):
-            self._ws = None
-            action = session.closed(item.error)
-            if isinstance(action, Wait):
-                threading.Thread(
-                    target=self._reconnect,
-                    args=(session, action),
-                    name="spacetimedb-reconnect",
-                    daemon=True,
-                ).start()
-            else:
-                self._done = True
+        if isinstance(item, _Opened):
+            self._reading = item.ws
         elif isinstance(item, Wait):
             session.reconnecting(item)
         elif isinstance(item, GiveUp):
             session.give_up(item)
             self._done = True
+
+    def _next(self, timeout: float | None, block: bool) -> Any:
+        """The next message (or reconnect report) to process; raises queue.Empty when nothing
+        came in time. Caller holds _process_lock."""
+        deadline = None if timeout is None or not block else time.monotonic() + timeout
+        while True:
+            ws = self._reading
+            if ws is None:
+                if self._finished():
+                    raise queue.Empty
+                if not block:
+                    return self._inbox.get_nowait()
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                item = self._inbox.get(True, wait)
+                if not isinstance(item, _Opened):
+                    return item
+                self._reading = item.ws  # go on waiting, on the new socket
+                continue
+            try:
+                # Straight from the websockets connection's queue: a text frame too (the
+                # session reports it).
+                if not block:
+                    return ws.recv(_NOWAIT)
+                return ws.recv(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise queue.Empty from None
+            except Exception as exc:  # ConnectionClosed, or a bug or an I/O error
+                return _Closing(ws, exc)
 
     def _process_one(self, timeout: float | None, block: bool) -> bool:
         if self.in_callback_thread():
@@ -184,15 +243,20 @@ class ThreadedDriver(Driver):
                 "messages' callbacks before this one returns); use .then() or another thread"
             )
         with self._process_lock:
-            if self._done and self._inbox.empty():
-                return False
             try:
-                item = self._inbox.get(block, timeout) if block else self._inbox.get_nowait()
+                item = self._next(timeout, block)
             except queue.Empty:
                 return False
+            session = self._session
+            assert session is not None
             self._processing = threading.get_ident()
             try:
-                self._process(item)
+                if isinstance(item, (bytes, str)):
+                    session.frame_received(item)
+                elif isinstance(item, _Closing):
+                    self._socket_closed(item.ws, item.cause)
+                else:
+                    self._process(item)
             finally:
                 self._processing = None
             return True
@@ -230,7 +294,7 @@ class ThreadedDriver(Driver):
         return runner
 
     def _run(self) -> None:
-        while not (self._done and self._inbox.empty()):
+        while not self._finished():
             try:
                 self._process_one(0.25, block=True)
             except Exception:  # the session reports message failures; this is a last resort
@@ -249,7 +313,7 @@ class ThreadedDriver(Driver):
                 "callback returns); use .then(callback) instead"
             )
         if self._someone_else_processes():
-            concurrent.futures.wait([future], timeout=timeout)
+            _wait_done(future, timeout)
             return
         deadline = None if timeout is None else time.monotonic() + timeout
         while not future.done():
@@ -257,7 +321,7 @@ class ThreadedDriver(Driver):
             if remaining is not None and remaining <= 0:
                 return
             step = 0.25 if remaining is None else min(remaining, 0.25)
-            if not self._pump(step, lambda wait: concurrent.futures.wait([future], wait)):
+            if not self._pump(step, lambda wait: _wait_done(future, wait)):
                 return
 
     def wait_closed(self, timeout: float | None = None) -> bool:
@@ -287,7 +351,7 @@ class ThreadedDriver(Driver):
             processed = self._process_one(step, block=True)
         finally:
             self._process_lock.release()
-        return processed or not (self._done and self._inbox.empty())
+        return processed or not self._finished()
 
     # ------------------------------------------------------------------------------ reconnect
     def _reconnect(self, session: Session, action: Wait | Open | GiveUp) -> None:
@@ -307,6 +371,8 @@ class ThreadedDriver(Driver):
                 ws.close()
                 action = opened
                 continue
-            self._start(ws)
+            self._ws = ws
+            self._inbox.put(_Opened(ws))  # the processing thread reads it from now on
+            self.wake()
             return
         self._inbox.put(action)  # reported on the callback thread
