@@ -32,8 +32,40 @@ INTERNED = frozenset({"identity", "connection_id"})
 class DecoderEmitter(CodeEmitter):
     """Emits decoding code (mixed into :class:`~spacetimedb_sdk.bsatn.generator.CodecGenerator`)."""
 
-    #: Set while emitting a bulk loop, whose ``_ic`` dict shares equal Identity values.
+    #: Set while emitting a bulk loop (over ``bytes`` values), whose ``_ic`` dict shares equal
+    #: Identity values.
     interning = False
+    #: The read position while it is known when generating: ``(variable or "", offset)``.
+    #: In a bulk loop each value starts at 0, so up to its first branch or loop the offsets are
+    #: literals (or a String's end variable plus a literal) instead of ``pos`` updates.
+    known: tuple[str, int] | None = None
+
+    def at(self, extra: int = 0) -> str:
+        """An expression for the read position plus ``extra``."""
+        base, offset = self.known if self.known is not None else ("pos", 0)
+        offset += extra
+        if not base:
+            return str(offset)
+        return f"{base} + {offset}" if offset else base
+
+    def advance(self, block: Block, size: int) -> None:
+        if self.known is None:
+            block.emit(f"pos += {size}")
+        else:
+            self.known = (self.known[0], self.known[1] + size)
+
+    def jump(self, block: Block, end: str) -> None:
+        """The read position is now the value of variable ``end``."""
+        if self.known is None:
+            block.emit(f"pos = {end}")
+        else:
+            self.known = (end, 0)
+
+    def materialize(self, block: Block) -> None:
+        """Store a known read position in ``pos``, before code that branches, loops or calls."""
+        if self.known is not None:
+            block.emit(f"pos = {self.at()}")
+            self.known = None
 
     def flush(self, block: Block) -> None:
         run = block.run
@@ -41,16 +73,19 @@ class DecoderEmitter(CodeEmitter):
             return
         size = run.size
         sname = self.struct_name("".join(run.fmt))
+        start = self.at()
         block.emit(
-            f"if pos + {size} > blen: raise _truncated(pos, {size}, blen, 'fixed-width fields')"
+            f"if {self.at(size)} > blen: "
+            f"raise _truncated({start}, {size}, blen, 'fixed-width fields')"
         )
         targets = ", ".join(run.names) + ("," if len(run.names) == 1 else "")
-        block.emit(f"{targets} = {sname}.unpack_from(buf, pos)")
+        where = "" if start == "0" else f", {start}"
+        block.emit(f"{targets} = {sname}.unpack_from(buf{where})")
         for name, offset in run.bool_names:
-            block.emit(f"if {name} > 1: raise _bad_bool(pos + {offset}, {name})")
+            block.emit(f"if {name} > 1: raise _bad_bool({self.at(offset)}, {name})")
         for statement in run.post:
             block.emit(statement)
-        block.emit(f"pos += {size}")
+        self.advance(block, size)
         block.run = Run()
 
     def add_fixed(self, block: Block, fmt: str, size: int, is_bool: bool = False) -> str:
@@ -74,6 +109,7 @@ class DecoderEmitter(CodeEmitter):
             if ty.index in stack:
                 # Recursive: call the ref's own function.
                 self.flush(block)
+                self.materialize(block)
                 fn = self.ref_function(ty.index)[0]
                 out = self.tmp()
                 zb = ", zb" if self.zero_budget else ""
@@ -109,18 +145,23 @@ class DecoderEmitter(CodeEmitter):
         length = self.add_fixed(block, "I", 4)
         self.flush(block)
         end = self.tmp("e")
-        block.emit(f"{end} = pos + {length}")
-        block.emit(f"if {end} > blen: raise _truncated(pos, {length}, blen, {what!r})")
+        start = self.at()
+        block.emit(f"{end} = {start} + {length}")
+        block.emit(f"if {end} > blen: raise _truncated({start}, {length}, blen, {what!r})")
         return length, end
 
     def dec_string(self, block: Block) -> str:
         _, end = self.dec_length_prefixed(block, "String")
         out = self.tmp()
+        start = self.at()
+        piece = f"buf[{start}:{end}]"
+        # Bulk loops read bytes (the cache's rows): the method skips str()'s argument parsing.
+        text = f"{piece}.decode()" if self.interning else f"str({piece}, 'utf-8')"
         block.emit("try:")
-        block.emit(f"    {out} = str(buf[pos:{end}], 'utf-8')")
+        block.emit(f"    {out} = {text}")
         block.emit("except UnicodeDecodeError as exc:")
-        block.emit("    raise _bad_utf8(pos, exc) from None")
-        block.emit(f"pos = {end}")
+        block.emit(f"    raise _bad_utf8({start}, exc) from None")
+        self.jump(block, end)
         return out
 
     def dec_array(self, ty: ArrayType, block: Block, stack: tuple[int, ...]) -> str:
@@ -132,11 +173,12 @@ class DecoderEmitter(CodeEmitter):
             and not isinstance(ty.element, RefType)
         ):
             _, end = self.dec_length_prefixed(block, "Array<U8>")
-            block.emit(f"{out} = bytes(buf[pos:{end}])")
-            block.emit(f"pos = {end}")
+            block.emit(f"{out} = bytes(buf[{self.at()}:{end}])")
+            self.jump(block, end)
             return out
         count = self.add_fixed(block, "I", 4)
         self.flush(block)
+        self.materialize(block)
         if (
             isinstance(elem, PrimitiveType)
             and elem.name in FIXED_FORMATS
@@ -230,6 +272,7 @@ class DecoderEmitter(CodeEmitter):
         kind = special_kind(ty) if binding is None else None
         tag = self.add_fixed(block, "B", 1)
         self.flush(block)
+        self.materialize(block)
         out = self.tmp()
         what = {"option": "Option", "result": "Result", "schedule_at": "ScheduleAt"}.get(
             kind or "", "sum"
@@ -275,18 +318,19 @@ class DecoderEmitter(CodeEmitter):
             "    _oa = out.append",
             "    _ic = {}",
             "    for buf in values:",
-            "        pos = 0",
             "        blen = len(buf)",
         ]
         if self.zero_budget:
             lines.append("        zb = [blen + _ZA]")
         block = Block(lines, 2)
         self.interning = True
+        self.known = ("", 0)
         try:
             expr = self.dec(ty, block, ())
+            self.flush(block)
         finally:
             self.interning = False
-        self.flush(block)
+            self.known = None
         block.emit(f"_oa({expr})")
         lines.append("    return out")
         self.sources.append("\n".join(lines))
