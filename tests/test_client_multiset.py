@@ -73,3 +73,25 @@ def test_update_pairing_by_key_bytes() -> None:
         [b"2o"],
         [(b"1o", b"1n")],
     )
+
+
+_key = itemgetter(slice(0, 1))
+_keyed_rows = st.lists(st.sampled_from([b"1a", b"1b", b"2a", b"2b", b"3a", b"4a"]), unique=True)
+
+
+@given(_keyed_rows, _keyed_rows)
+def test_update_pairing_matches_a_row_by_row_reference(added: list[bytes], removed: list[bytes]) -> None:
+    # Reference: a key deleted twice never pairs; otherwise the first insert of a deleted
+    # key pairs with it.
+    deleted_keys = [r[:1] for r in removed]
+    partner = {r[:1]: r for r in removed if deleted_keys.count(r[:1]) == 1}
+    inserts, updates = [], []
+    for r in added:
+        old = partner.pop(r[:1], None)
+        if old is None:
+            inserts.append(r)
+        else:
+            updates.append((old, r))
+    paired_old = {o for o, _ in updates}
+    deletes = [r for r in removed if r not in paired_old]
+    assert _pair_updates(_key, list(added), list(removed)) == (inserts, deletes, updates)

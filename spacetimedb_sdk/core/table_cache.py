@@ -19,9 +19,10 @@ Indexes are built on first use, then maintained on every apply:
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from itertools import compress, repeat
-from operator import is_, is_not
+from itertools import compress, filterfalse, repeat
+from operator import is_, is_not, not_
 from typing import Any
 
 from spacetimedb_sdk.core.key_order import OrderKey
@@ -40,28 +41,33 @@ def _pair_updates(
 ) -> tuple[list[bytes], list[bytes], list[tuple[bytes, bytes]]]:
     """Pair deleted and inserted rows with equal primary keys into ``(old, new)`` updates.
 
-    ``pk_of`` maps row bytes to a value equal exactly when the keys are (``update_key_of``)."""
+    ``pk_of`` maps row bytes to a value equal exactly when the keys are (``update_key_of``).
+    A key inserted twice pairs once; a key deleted twice (never on a consistent cache) pairs
+    never. Returns the unpaired inserts and deletes, in order, and the pairs."""
     if pk_of is None or not added or not removed:
         return added, removed, []
-    by_key = dict(zip(map(pk_of, removed), removed, strict=True))
-    keys = list(map(pk_of, added))
-    if len(keys) == len(by_key) == len(removed) == len(set(keys)) and all(
-        map(by_key.__contains__, keys)
-    ):
-        # Each deleted row's key comes back exactly once: every change is an update.
-        return [], [], list(zip(map(by_key.__getitem__, keys), added, strict=True))
-    pop = by_key.pop
-    remaining: list[bytes] = []
-    updates: list[tuple[bytes, bytes]] = []
-    for r, key in zip(added, keys, strict=True):
-        old = pop(key, None)
-        if old is None:
-            remaining.append(r)
-        else:
-            updates.append((old, r))
-    if not updates:
+    removed_keys = list(map(pk_of, removed))
+    by_key = dict(zip(removed_keys, removed, strict=True))
+    if len(by_key) != len(removed):
+        twice = {k for k, n in Counter(removed_keys).items() if n > 1}
+        for k in twice:
+            del by_key[k]
+    else:
+        twice = set()
+    # One pass pops each inserted row's partner.
+    olds = list(map(by_key.pop, map(pk_of, added), repeat(None)))
+    if not by_key and not twice and len(added) == len(removed):
+        # Every deleted row's key came back exactly once: every change is an update.
+        return [], [], list(zip(olds, added, strict=True))
+    paired = list(map(is_not, olds, repeat(None)))
+    if not any(paired):
         return added, removed, []
-    return remaining, list(by_key.values()), updates
+    left = by_key.keys() | twice
+    return (
+        list(compress(added, map(not_, paired))),
+        list(compress(removed, map(left.__contains__, removed_keys))),
+        list(compress(zip(olds, added, strict=True), paired)),
+    )
 
 
 def _ordered(order: OrderKey | None, value: Any) -> Any:
@@ -545,10 +551,11 @@ class CachedTable:
         rows, extra = self._rows, self._extra
         fresh = dict.fromkeys(inserts)
         if len(fresh) == len(inserts):
-            if fresh.keys().isdisjoint(rows.keys()):
+            present = fresh.keys() & rows.keys()
+            if not present:
                 rows.update(fresh)
                 return inserts
-            for r in fresh.keys() & rows.keys():
+            for r in present:
                 extra[r] = extra.get(r, 0) + 1
                 del fresh[r]
             rows.update(fresh)
@@ -566,7 +573,22 @@ class CachedTable:
         """Remove one delivery of each row; return the rows no longer visible and the values
         they had (None where never decoded)."""
         rows, extra = self._rows, self._extra
-        if not extra or extra.keys().isdisjoint(deletes):
+        whole = True
+        if extra:
+            # Rows delivered more than once lose a delivery and stay (when each is deleted
+            # once here: a few of them are set aside, the rest goes the whole-list way).
+            again = extra.keys() & deletes
+            if again and len(again) <= 8 and all(deletes.count(r) == 1 for r in again):
+                for r in again:
+                    beyond = extra[r]
+                    if beyond == 1:
+                        del extra[r]
+                    else:
+                        extra[r] = beyond - 1
+                deletes = list(filterfalse(again.__contains__, deletes))
+            else:
+                whole = not again
+        if whole:
             values = list(map(rows.pop, deletes, repeat(_MISSING)))
             if not any(map(is_, values, repeat(_MISSING))):
                 return deletes, values
