@@ -442,6 +442,12 @@ class CachedTable:
         values = self._decode_all(todo)
         with lock:
             cached = self._rows
+            if self._version == start and rows is None and not self._n_decoded:
+                # Every row, in order: a new dictionary is built faster than one is updated.
+                self._rows = dict(zip(todo, values, strict=True))
+                self._n_decoded = len(todo)
+                self._version += 1
+                return None
             if self._version == start:
                 cached.update(zip(todo, values, strict=True))
                 self._n_decoded += len(todo)
@@ -458,9 +464,12 @@ class CachedTable:
     def _decode_all(self, todo: list[bytes]) -> list[Any]:
         codec = self.layout.codec
         fmt = codec.fixed_format
-        if fmt is not None and len(todo) > 1 and set(map(len, todo)) == {fmt.size}:
-            # Flat fixed-width rows: one struct.iter_unpack pass over their concatenation.
-            return codec.decode_concatenated(b"".join(todo))
+        if fmt is not None and len(todo) > 1:
+            # Flat fixed-width rows: one struct.iter_unpack pass over their concatenation
+            # (cached rows passed validation, so each is exactly one value long).
+            joined = b"".join(todo)
+            if len(joined) == fmt.size * len(todo):
+                return codec.decode_concatenated(joined)
         # Cached rows were validated on arrival: one generated loop decodes them all.
         return codec.decode_many(todo)
 
