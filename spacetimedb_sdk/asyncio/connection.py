@@ -1,10 +1,13 @@
 """The asyncio driver (``await builder.build_async()``), over ``websockets.asyncio``.
 
-One task per connection reads the socket and applies each message on the event loop, running
-its callbacks there, in order; a writer task sends what the core queues (requests made in the
-same loop iteration are coalesced into one v3 frame). Requests may also be made from other
-threads: they wake the writer through the loop. ``await conn.run_async()`` waits until the
-connection closes; auto-reconnect attempts run inside the reader task.
+Each message is applied, and its callbacks run, on the event loop as soon as the socket has
+delivered it, in order: the connection hands every whole binary message to the driver as the
+protocol parses it, not through a queue read by a task (a loop iteration per message). One task
+per connection waits for the socket's close (and reads the rare message that does not arrive in
+one binary frame, keeping the order behind it); a writer task sends what the core queues
+(requests made in the same loop iteration are coalesced into one v3 frame). Requests may also be
+made from other threads: they wake the writer through the loop. ``await conn.run_async()``
+waits until the connection closes; auto-reconnect attempts run inside the reader task.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.frames import Frame, Opcode
 
 from spacetimedb_sdk.client.driver import Driver
 from spacetimedb_sdk.client.session import handshake_error
@@ -30,6 +35,43 @@ if TYPE_CHECKING:
 __all__ = ["AsyncioDriver"]
 
 _log = sdk_logger("spacetimedb_sdk.driver")
+
+
+class _Connection(ClientConnection):
+    """A client connection that hands each message that arrives as one binary frame to the
+    driver from the protocol callback, as soon as it is parsed.
+
+    Until the driver arms it, such messages are held (the server speaks right after the
+    handshake, before the session knows the subprotocol). A text or fragmented message goes to
+    websockets' queue as usual, and so does every message after it, so the order never changes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deliver: Callable[[bytes], None] | None = None
+        self._held: list[bytes] = []
+        self._direct = True
+
+    def arm(self, deliver: Callable[[bytes], None]) -> None:
+        """Hand messages to ``deliver`` from now on, those held so far first."""
+        self._deliver = deliver
+        held, self._held = self._held, []
+        for data in held:
+            deliver(data)
+
+    def process_event(self, event: Any) -> None:
+        if self._direct and type(event) is Frame:
+            if event.opcode is Opcode.BINARY and event.fin:
+                data = event.data if type(event.data) is bytes else bytes(event.data)
+                deliver = self._deliver
+                if deliver is None:
+                    self._held.append(data)
+                else:
+                    deliver(data)
+                return
+            if event.opcode in (Opcode.TEXT, Opcode.CONT, Opcode.BINARY):
+                self._direct = False  # queued: everything after it must queue behind it
+        super().process_event(event)
 
 
 class AsyncioDriver(Driver):
@@ -65,6 +107,7 @@ class AsyncioDriver(Driver):
                 max_size=options.max_message_size,
                 max_queue=None,
                 logger=transport_logger(),  # it logs the Authorization header at DEBUG
+                create_connection=_Connection,
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise handshake_error(exc) from exc
@@ -120,14 +163,19 @@ class AsyncioDriver(Driver):
             loop.call_soon_threadsafe(wakeup.set)
 
     async def _read(self, session: Session, ws: ClientConnection) -> BaseException | None:
+        def deliver(message: bytes | str) -> None:
+            self._in_callback = True
+            try:
+                session.frame_received(message)
+            finally:
+                self._in_callback = False
+
         cause: BaseException | None = None
         try:
-            async for message in ws:
-                self._in_callback = True
-                try:
-                    session.frame_received(message)
-                finally:
-                    self._in_callback = False
+            if isinstance(ws, _Connection):
+                ws.arm(deliver)
+            async for message in ws:  # the messages not delivered directly; then the close
+                deliver(message)
         except ConnectionClosed as exc:
             cause = exc
         except Exception as exc:

@@ -1,0 +1,66 @@
+"""DRIVER TEST: the asyncio driver applies a message as soon as the socket delivers it (from the
+protocol callback), yet keeps the server's order when a message does not arrive in one binary
+frame (fragmented, or a text frame): that one and every message after it take websockets' queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from spacetimedb_sdk.client import Compression
+from spacetimedb_sdk.messages import (
+    OK_EMPTY,
+    CallReducerMsg,
+    InitialConnectionMsg,
+    ReducerResultMsg,
+    encode_server_message,
+)
+from spacetimedb_sdk.timestamp import Timestamp
+from tests.client_helpers import ME, MY_CONNECTION
+from tests.test_client_drivers import ScriptedServer, Session, builder
+
+
+async def _answers_fragmented_first(session: Session) -> None:
+    """Answer three calls in order: the first as a fragmented binary message, then a text frame
+    (a protocol violation the client reports), then the other two in one binary frame each."""
+    await session.send(InitialConnectionMsg(ME, MY_CONNECTION, "minted-token"))
+    calls = [await session.recv() for _ in range(3)]
+    assert all(isinstance(c, CallReducerMsg) for c in calls)
+    frames = [
+        b"\x00" + encode_server_message(ReducerResultMsg(c.request_id, Timestamp(1), OK_EMPTY))
+        for c in calls
+        if isinstance(c, CallReducerMsg)
+    ]
+    first = frames[0]
+    await session.ws.send([first[:5], first[5:]])  # two fragments
+    await session.ws.send("not a binary frame")
+    for frame in frames[1:]:
+        await session.ws.send(frame)
+    await session.ws.wait_closed()
+
+
+def test_asyncio_driver_keeps_the_order_behind_a_fragmented_message() -> None:
+    async def main() -> tuple[list[Any], list[Any], bool]:
+        with ScriptedServer(_answers_fragmented_first) as server:
+            order: list[Any] = []
+            errors: list[Any] = []
+            loop_thread = threading.get_ident()
+            async with builder(
+                server.url,
+                with_compression=Compression.NONE,
+                on_error=lambda ctx, e: errors.append(type(e).__name__),
+            ).build_async() as conn:
+                calls = [conn.reducers.set_name(f"n{i}") for i in range(3)]
+                for i, call in enumerate(calls):
+                    call.then(
+                        lambda ctx, ev, i=i: order.append((i, threading.get_ident() == loop_thread))
+                    )
+                await asyncio.wait_for(asyncio.gather(*calls), 5)
+            return order, errors, conn.is_closed
+
+    order, errors, closed = asyncio.run(main())
+    assert order == [(0, True), (1, True), (2, True)]
+    assert errors == ["ProtocolError"]
+    assert closed
