@@ -64,3 +64,40 @@ def test_asyncio_driver_keeps_the_order_behind_a_fragmented_message() -> None:
     assert order == [(0, True), (1, True), (2, True)]
     assert errors == ["ProtocolError"]
     assert closed
+
+
+async def _reads_late(session: Session) -> None:
+    """Read nothing for a while (the client's socket buffers fill up), then answer every call."""
+    await session.send(InitialConnectionMsg(ME, MY_CONNECTION, "minted-token"))
+    await asyncio.sleep(0.5)
+    while True:
+        call = await session.recv()
+        assert isinstance(call, CallReducerMsg)
+        await session.send(ReducerResultMsg(call.request_id, Timestamp(1), OK_EMPTY))
+
+
+def test_asyncio_driver_sends_in_order_when_the_socket_is_full(monkeypatch: Any) -> None:
+    from spacetimedb_sdk.asyncio import connection as driver_module
+
+    waited: list[int] = []
+    finish = driver_module._finish
+
+    async def counting_finish(coroutine: Any, step: Any) -> None:
+        waited.append(1)
+        await finish(coroutine, step)
+
+    monkeypatch.setattr(driver_module, "_finish", counting_finish)
+
+    async def main() -> list[int]:
+        with ScriptedServer(_reads_late) as server:
+            async with builder(server.url, with_compression=Compression.NONE).build_async() as conn:
+                # 40 calls of 256 kB each, made at once: more than the socket buffers hold
+                calls = [conn.reducers.set_name(f"{i:04}" + "x" * 262_144) for i in range(40)]
+                done: list[int] = []
+                for i, call in enumerate(calls):
+                    call.then(lambda ctx, ev, i=i: done.append(i))
+                await asyncio.wait_for(asyncio.gather(*calls), 20)
+                return done
+
+    assert asyncio.run(main()) == list(range(40))
+    assert waited  # a send had to wait for the socket, and the writer finished it

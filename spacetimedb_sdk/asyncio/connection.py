@@ -16,7 +16,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -35,6 +35,30 @@ if TYPE_CHECKING:
 __all__ = ["AsyncioDriver"]
 
 _log = sdk_logger("spacetimedb_sdk.driver")
+
+
+async def _finish(coroutine: Coroutine[Any, Any, None], step: Any) -> None:
+    """Go on running ``coroutine``, driven by hand so far, which has just yielded ``step`` (what
+    it waits for: an asyncio future, or None to let the loop run once)."""
+    while True:
+        try:
+            if step is None:
+                await asyncio.sleep(0)
+            else:
+                # What a task does with a future its coroutine yields; awaiting it again
+                # would otherwise refuse it as already awaited.
+                step._asyncio_future_blocking = False
+                await step
+        except BaseException as exc:  # the coroutine's to handle, a cancellation too
+            try:
+                step = coroutine.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            step = coroutine.send(None)
+        except StopIteration:
+            return
 
 
 class _Connection(ClientConnection):
@@ -90,6 +114,11 @@ class AsyncioDriver(Driver):
         self._writer: asyncio.Task[None] | None = None
         self._loop_thread: int | None = None
         self._in_callback = False
+        #: The writer task is sending (later frames must wait for it).
+        self._writing = False
+        #: A send begun by _send_now that must wait: (the coroutine, what it awaits, the frames
+        #: after it), finished by the writer.
+        self._blocked: tuple[Coroutine[Any, Any, None], Any, list[bytes]] | None = None
 
     # ------------------------------------------------------------------------------ socket
     async def _open(self, session: Session) -> tuple[ClientConnection, Serve | GiveUp]:
@@ -143,24 +172,62 @@ class AsyncioDriver(Driver):
         while True:
             await wakeup.wait()
             wakeup.clear()
-            ws = self._ws
-            if ws is None:
-                continue
-            for frame in session.data_to_send():
-                try:
-                    await ws.send(frame)
-                except ConnectionClosed:
-                    break  # the reader reports the close
+            self._writing = True
+            try:
+                frames: list[bytes] = []
+                blocked, self._blocked = self._blocked, None
+                if blocked is not None:  # a send started by _send_now that had to wait
+                    send, step, frames = blocked
+                    try:
+                        await _finish(send, step)
+                    except ConnectionClosed:
+                        continue  # the reader reports the close
+                ws = self._ws
+                if ws is None:
+                    continue
+                for frame in frames + session.data_to_send():
+                    try:
+                        await ws.send(frame)
+                    except ConnectionClosed:
+                        break  # the reader reports the close
+            finally:
+                self._writing = False
 
     def wake(self) -> None:
-        """Wake the writer (from any thread)."""
+        """Send what the core queued (from any thread): right away on the loop's thread when
+        the writer has nothing in hand, else through the writer."""
         loop, wakeup = self._loop, self._wakeup
         if loop is None or wakeup is None or loop.is_closed():
             return
-        if threading.get_ident() == self._loop_thread:
-            wakeup.set()
-        else:
+        if threading.get_ident() != self._loop_thread:
             loop.call_soon_threadsafe(wakeup.set)
+        elif self._writing or self._blocked is not None or self._ws is None:
+            wakeup.set()  # behind what the writer holds (or once a socket is there)
+        else:
+            self._send_now(self._ws)
+
+    def _send_now(self, ws: ClientConnection) -> None:
+        """Write the queued frames from the caller (a reducer call in a coroutine, a callback):
+        a frame reaches the socket before the caller even awaits its answer, instead of a loop
+        iteration later in the writer task. ``ws.send`` is driven by hand: it completes without
+        waiting unless the write buffer is full or the connection is closing; then the writer
+        finishes it and sends the rest, and later frames queue behind them."""
+        assert self._session is not None and self._wakeup is not None
+        frames = self._session.data_to_send()
+        for i, frame in enumerate(frames):
+            send = ws.send(frame)
+            try:
+                step = send.send(None)
+            except StopIteration:
+                continue
+            except ConnectionClosed:
+                return  # the reader reports the close
+            except Exception:
+                _log.exception("send failed")
+                return
+            self._blocked = (send, step, frames[i + 1 :])
+            self._wakeup.set()
+            return
 
     async def _read(self, session: Session, ws: ClientConnection) -> BaseException | None:
         def deliver(message: bytes | str) -> None:
