@@ -49,7 +49,9 @@ def test_counts_values_and_events_follow_the_model(batches: list[Any]) -> None:
                 seen.setdefault(r, cached.row(r))
         elif read == "rows":
             encode = codec("user").encode
-            for value in cached.rows():
+            values = cached.rows()
+            assert sorted(map(encode, values)) == sorted(after)
+            for value in values:
                 seen.setdefault(encode(value), value)
         elif read == "prefetch" and delta.inserts:
             values = delta.inserted_values()
@@ -92,3 +94,50 @@ def test_readers_on_other_threads_never_resurrect_deleted_rows() -> None:
             t.join()
     assert not errors
     assert len(cached) == 0 and cached._rows == {} and cached._n_decoded == 0
+
+
+MANY = [user(n) for n in range(60)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(MANY), max_size=4),
+            st.lists(st.sampled_from(MANY), max_size=4),
+            st.booleans(),
+        ),
+        max_size=10,
+    )
+)
+def test_reading_after_small_updates_decodes_exactly_whats_left(batches: list[Any]) -> None:
+    conn, _ = connected()
+    cached = table_cache(conn, "user")
+    encode = codec("user").encode
+    model: Counter[bytes] = Counter(MANY[:40])
+    cached.apply(MANY[:40], [])
+    cached.rows()  # all decoded: later batches leave only their own rows to decode
+    one_by_one: list[bytes] = []
+    decode_one = cached.decode
+
+    def counting(row: bytes | bytearray | memoryview) -> Any:
+        one_by_one.append(bytes(row))
+        return decode_one(row)
+
+    cached.decode = counting
+    for inserts, deletes, read in batches:
+        model.update(inserts)
+        for r in deletes:
+            if model[r] > 0:
+                model[r] -= 1
+        cached.apply(list(inserts), list(deletes))
+        if read:
+            if inserts and inserts[0] in cached:
+                cached.row(inserts[0])  # one row decoded on its own first
+            one_by_one.clear()
+            values = cached.rows()
+            assert one_by_one == []  # what was left was decoded in bulk
+            assert sorted(map(encode, values)) == sorted(r for r, c in model.items() if c > 0)
+            assert cached._n_decoded == len(cached)
+            assert cached._pending == []
+    assert sorted(map(encode, cached.rows())) == sorted(r for r, c in model.items() if c > 0)

@@ -323,6 +323,8 @@ class CachedTable:
         "_extra",
         "_index_lock",
         "_n_decoded",
+        "_n_pending",
+        "_pending",
         "_rows",
         "_unique",
         "_version",
@@ -336,6 +338,11 @@ class CachedTable:
         self._rows: dict[bytes, Any] = {}
         self._extra: dict[bytes, int] = {}
         self._n_decoded = 0  # values in _rows that are not None
+        # The row lists inserted since every row was last decoded (None: too many to be
+        # worth it, scan the table), so decoding what is left after a small update does not
+        # walk the whole table.
+        self._pending: list[list[bytes]] | None = []
+        self._n_pending = 0
         self._version = 0
         self._unique: dict[str, UniqueIndexCache] = {}
         self._btree: dict[str, BTreeIndexCache] = {}
@@ -388,6 +395,7 @@ class CachedTable:
                     rows[row] = value
                     self._n_decoded += 1
                     self._version += 1
+                    self._all_decoded()
                 elif found is not _MISSING:
                     value = found
         return value
@@ -430,7 +438,7 @@ class CachedTable:
         with lock:
             cached = self._rows
             if rows is None:
-                todo = list(cached) if self._n_decoded == 0 else [r for r, v in cached.items() if v is None]
+                todo = self._undecoded()
             elif version == self._version:
                 todo = rows
             else:
@@ -447,11 +455,13 @@ class CachedTable:
                 self._rows = dict(zip(todo, values, strict=True))
                 self._n_decoded = len(todo)
                 self._version += 1
+                self._all_decoded()
                 return None
             if self._version == start:
                 cached.update(zip(todo, values, strict=True))
                 self._n_decoded += len(todo)
                 self._version += 1
+                self._all_decoded()
                 return values if todo is rows else None
             get = cached.get
             for r, v in zip(todo, values, strict=True):
@@ -460,6 +470,25 @@ class CachedTable:
                     self._n_decoded += 1
             self._version += 1
         return None
+
+    def _all_decoded(self) -> None:
+        # Under the lock.
+        if self._n_decoded == len(self._rows):
+            self._pending = []
+            self._n_pending = 0
+
+    def _undecoded(self) -> list[bytes]:
+        # Under the lock.
+        cached = self._rows
+        if self._n_decoded == 0:
+            return list(cached)
+        pending = self._pending
+        if pending is None:
+            return [r for r, v in cached.items() if v is None]
+        get = cached.get
+        todo = [r for rows in pending for r in rows if get(r, _MISSING) is None]
+        # A row inserted twice (deleted and re-inserted meanwhile) is listed twice.
+        return list(dict.fromkeys(todo)) if len(pending) > 1 else todo
 
     def _decode_all(self, todo: list[bytes]) -> list[Any]:
         codec = self.layout.codec
@@ -515,6 +544,8 @@ class CachedTable:
             # A fresh fill (typically SubscribeApplied into an empty table): C-level passes.
             filled = dict.fromkeys(inserts)
             self._rows = filled
+            self._pending = []
+            self._n_pending = 0
             added = inserts if len(filled) == len(inserts) else self._count_repeats(inserts)
         else:
             added = self._insert(inserts) if inserts else []
@@ -526,6 +557,8 @@ class CachedTable:
                 added = [r for r in added if r not in both]
                 kept = [(r, v) for r, v in zip(removed, values, strict=True) if r not in both]
                 removed, values = [r for r, _ in kept], [v for _, v in kept]
+        if added:
+            self._note_pending(added)
         deleted_values: dict[bytes, Any] = {}
         if values and self._n_decoded:
             decoded = list(map(is_not, values, repeat(None)))
@@ -543,7 +576,17 @@ class CachedTable:
                     index.insert(added)
         added, removed, updates = _pair_updates(self.layout.update_key_of, added, removed)
         self._version += 1
+        self._all_decoded()
         return TableDelta(self, added, removed, updates, deleted_values, version=self._version)
+
+    def _note_pending(self, added: list[bytes]) -> None:
+        pending = self._pending
+        if pending is not None:
+            self._n_pending += len(added)
+            if self._n_pending <= len(self._rows) // 2:
+                pending.append(added)
+            else:
+                self._pending = None
 
     def _count_repeats(self, inserts: list[bytes]) -> list[bytes]:
         # dict.fromkeys collapsed rows delivered twice (overlapping queries): count the extras.
@@ -649,6 +692,8 @@ class CachedTable:
             self._rows = {r: get(r) for r in counts}
             self._extra = {r: c - 1 for r, c in counts.items() if c > 1}
             self._n_decoded = sum(map(is_not, self._rows.values(), repeat(None)))
+            self._pending = None
+            self._all_decoded()
             deleted_values = {r: old[r] for r in removed if old[r] is not None}
             indexes: list[UniqueIndexCache | BTreeIndexCache] = [
                 *self._unique.values(),
