@@ -120,9 +120,9 @@ def test_reading_after_small_updates_decodes_exactly_whats_left(batches: list[An
     one_by_one: list[bytes] = []
     decode_one = cached.decode
 
-    def counting(row: bytes | bytearray | memoryview) -> Any:
-        one_by_one.append(bytes(row))
-        return decode_one(row)
+    def counting(data: bytes | bytearray | memoryview) -> Any:
+        one_by_one.append(bytes(data))
+        return decode_one(data)
 
     cached.decode = counting
     for inserts, deletes, read in batches:
