@@ -141,3 +141,18 @@ def test_reading_after_small_updates_decodes_exactly_whats_left(batches: list[An
             assert cached._n_decoded == len(cached)
             assert cached._pending == []
     assert sorted(map(encode, cached.rows())) == sorted(r for r, c in model.items() if c > 0)
+
+
+def test_storing_decoded_values_keeps_the_tables_order() -> None:
+    conn, _ = connected()
+    cached = table_cache(conn, "user")
+    encode = codec("user").encode
+    order = [MANY[i] for i in (5, 3, 9, 1, 7)]
+    delta = cached.apply(list(order), [])
+    assert list(map(encode, delta.inserted_values())) == order
+    assert list(map(encode, cached.rows())) == order
+    later = [MANY[i] for i in (8, 2, 6)]
+    cached.apply(later, [order[1]])
+    cached.prefetch(list(reversed(later)))  # values stored in another order than the rows'
+    expected = [r for r in order if r != order[1]] + later
+    assert list(map(encode, cached.rows())) == expected

@@ -450,13 +450,15 @@ class CachedTable:
         values = self._decode_all(todo)
         with lock:
             cached = self._rows
-            if self._version == start and rows is None and not self._n_decoded:
-                # Every row, in order: a new dictionary is built faster than one is updated.
+            fill = rows is None or todo is rows
+            if fill and self._version == start and not self._n_decoded and len(todo) == len(cached):
+                # Every row, in the table's order (all came in one fill, or ``rows`` is None):
+                # a new dictionary is built faster than one is updated.
                 self._rows = dict(zip(todo, values, strict=True))
                 self._n_decoded = len(todo)
                 self._version += 1
                 self._all_decoded()
-                return None
+                return values if todo is rows else None
             if self._version == start:
                 cached.update(zip(todo, values, strict=True))
                 self._n_decoded += len(todo)
