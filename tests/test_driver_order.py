@@ -1,12 +1,15 @@
-"""DRIVER TEST: the asyncio driver applies a message as soon as the socket delivers it (from the
-protocol callback), yet keeps the server's order when a message does not arrive in one binary
-frame (fragmented, or a text frame): that one and every message after it take websockets' queue.
+"""DRIVER TESTS: both drivers take a message as soon as the socket delivers it (the asyncio driver
+applies it from the protocol callback, the threaded one gets it from websockets' reading thread
+with no queue or thread in between), yet keep the server's order when a message does not arrive
+in one binary frame (fragmented, or a text frame): that one and every message after it take
+websockets' queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 from spacetimedb_sdk.client import Compression
@@ -64,6 +67,46 @@ def test_asyncio_driver_keeps_the_order_behind_a_fragmented_message() -> None:
     assert order == [(0, True), (1, True), (2, True)]
     assert errors == ["ProtocolError"]
     assert closed
+
+
+def test_threaded_driver_keeps_the_order_behind_a_fragmented_message() -> None:
+    with ScriptedServer(_answers_fragmented_first) as server:
+        order: list[Any] = []
+        errors: list[Any] = []
+        conn = builder(
+            server.url,
+            with_compression=Compression.NONE,
+            on_error=lambda ctx, e: errors.append(type(e).__name__),
+        ).build()
+        thread = conn.run_threaded()
+        calls = [conn.reducers.set_name(f"n{i}") for i in range(3)]
+        for i, call in enumerate(calls):
+            call.then(lambda ctx, ev, i=i: order.append((i, threading.current_thread() is thread)))
+        for call in calls:
+            assert call.result(5).committed
+        conn.disconnect()
+        thread.join(5)
+    assert order == [(0, True), (1, True), (2, True)]
+    assert errors == ["ProtocolError"]
+    assert conn.is_closed
+
+
+def test_threaded_frame_tick_takes_what_arrived_without_waiting() -> None:
+    with ScriptedServer(_answers_fragmented_first) as server:
+        order: list[int] = []
+        conn = builder(server.url, with_compression=Compression.NONE).build()
+        calls = [conn.reducers.set_name(f"n{i}") for i in range(3)]
+        for i, call in enumerate(calls):
+            call.then(lambda ctx, ev, i=i: order.append(i))
+        deadline = time.monotonic() + 5
+        while len(order) < 3 and time.monotonic() < deadline:
+            started = time.monotonic()
+            conn.frame_tick()
+            assert time.monotonic() - started < 0.5  # never waits for a message
+            time.sleep(0.005)
+        assert order == [0, 1, 2]
+        conn.disconnect()
+        assert conn.wait_closed(5)
 
 
 async def _reads_late(session: Session) -> None:

@@ -1,9 +1,9 @@
 """The threaded driver: plain scripts and game loops, over ``websockets.sync``.
 
-The ``websockets`` connection's own thread reads the socket (answering pings) and queues
-whole messages; nothing is applied there. Messages are taken from that queue, applied, and
-their callbacks run, by whichever thread processes the connection -- only one at a time, in
-order, and with no thread in between (each hand-over costs a thread wake-up per message):
+The ``websockets`` connection's own thread reads the socket (answering pings) and puts each
+message straight into the connection's queue; nothing is applied there. Messages are applied,
+and their callbacks run, by whichever thread processes that queue -- only one at a time, in
+order, with no thread in between (each hand-over costs a thread wake-up per message):
 
 * ``conn.run_threaded()`` starts a background thread that does it until the connection closes;
 * ``conn.frame_tick()`` processes what has arrived so far (call it every frame of a game loop);
@@ -11,8 +11,8 @@ order, and with no thread in between (each hand-over costs a thread wake-up per 
 * ``call.result()`` on a connection nobody else is processing pumps the queue itself.
 
 Sends (reducer calls, subscriptions) are written immediately from the calling thread, under a
-lock. Auto-reconnect attempts run on their own thread; what they report (a wait, giving up, the
-new socket) is queued for the processing thread, which reads it while it has no socket.
+lock. Auto-reconnect attempts run on their own thread; what they report (a wait, giving up) is
+queued like messages.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import websockets.version as websockets_version
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.frames import Frame, Opcode
 from websockets.sync.client import ClientConnection, connect
 
 from spacetimedb_sdk.client.driver import Driver
@@ -49,33 +49,77 @@ _LEGACY: dict[str, Any] = (
 )
 
 
-def _recv_nowait_timeout() -> float:
-    # recv(timeout=0) returns a message already received only from websockets 14.2 on; before,
-    # it always timed out, and so does any timeout elapsed by the time recv checks it. There, a
-    # "don't wait" receive waits up to this long when nothing has arrived.
-    try:
-        major, minor = (int(part) for part in websockets_version.tag.split(".")[:2])
-    except ValueError:  # pragma: no cover - an unusual version string: assume a current one
-        return 0.0
-    return 0.0 if (major, minor) >= (14, 2) else 0.0002
-
-
-_NOWAIT = _recv_nowait_timeout()
-
-
 @dataclass(frozen=True)
-class _Opened:
-    """A reconnect attempt opened ``ws``: the processing thread reads it from now on."""
+class _Queued:
+    """The next message of ``ws`` waits in websockets' own queue (it did not arrive in one
+    binary frame): take it from there."""
 
     ws: ClientConnection
 
 
 @dataclass(frozen=True)
-class _Closing:
-    """Receiving from ``ws`` stopped with ``cause`` (ConnectionClosed, or a failure)."""
+class _Ended:
+    """``ws`` stopped receiving (closed, or failed): nothing of it follows."""
 
     ws: ClientConnection
-    cause: BaseException
+
+
+class _Connection(ClientConnection):
+    """A client connection whose reading thread puts each message that arrives in one binary
+    frame straight into the driver's queue, as soon as it is parsed, and reports its end there.
+
+    Until the driver arms it (once the session knows the subprotocol), such messages are held.
+    A text or fragmented message goes to websockets' queue as usual, announced by a ``_Queued``
+    in the driver's queue at its place, so the order never changes.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Set before the base class starts the reading thread.
+        self._put: Callable[[Any], None] | None = None
+        self._held: list[Any] = []
+        self._arm_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def arm(self, put: Callable[[Any], None]) -> None:
+        """Put messages with ``put`` from now on, those held so far first."""
+        with self._arm_lock:
+            for item in self._held:
+                put(item)
+            self._held = []
+            self._put = put
+
+    def _hand_over(self, item: Any) -> None:
+        put = self._put
+        if put is None:
+            with self._arm_lock:
+                put = self._put
+                if put is None:
+                    self._held.append(item)
+                    return
+        put(item)
+
+    def process_event(self, event: Any) -> None:
+        if type(event) is Frame and event.opcode in _DATA:
+            if event.opcode is Opcode.BINARY and event.fin:
+                data = event.data
+                self._hand_over(data if type(data) is bytes else bytes(data))
+                return
+            # Data frames of two messages never interleave: the _Queued put once the message
+            # is whole keeps its place among the others.
+            super().process_event(event)
+            if event.fin:
+                self._hand_over(_Queued(self))
+            return
+        super().process_event(event)
+
+    def recv_events(self) -> None:
+        try:
+            super().recv_events()
+        finally:
+            self._hand_over(_Ended(self))
+
+
+_DATA = (Opcode.BINARY, Opcode.TEXT, Opcode.CONT)
 
 
 def _wait_done(future: concurrent.futures.Future[Any], timeout: float | None) -> None:
@@ -92,12 +136,11 @@ class ThreadedDriver(Driver):
 
     def __init__(self) -> None:
         self._session: Session | None = None
-        #: What the reconnect thread reports (Wait, GiveUp, _Opened), read while no socket is.
+        #: Messages (bytes), _Queued and _Ended from the socket; Wait and GiveUp from the
+        #: reconnect thread.
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         #: The socket sends go to (None while there is none).
         self._ws: ClientConnection | None = None
-        #: The socket the processing thread receives from (under _process_lock).
-        self._reading: ClientConnection | None = None
         self._send_lock = threading.Lock()
         self._process_lock = threading.RLock()
         self._processing: int | None = None
@@ -121,15 +164,19 @@ class ThreadedDriver(Driver):
                 max_size=options.max_message_size,
                 max_queue=None,
                 logger=transport_logger(),  # it logs the Authorization header at DEBUG
+                create_connection=_Connection,
                 **_LEGACY,
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise handshake_error(exc) from exc
         try:
-            return ws, session.opened(ws.subprotocol)
+            opened = session.opened(ws.subprotocol)
         except ConnectError:
             ws.close()
             raise
+        if isinstance(opened, Serve) and isinstance(ws, _Connection):
+            ws.arm(self._inbox.put)  # the session can read its messages now
+        return ws, opened
 
     def connect(self, session: Session) -> None:
         """Open the socket (blocking); on failure run ``on_connect_error`` and raise."""
@@ -140,7 +187,7 @@ class ThreadedDriver(Driver):
             session.connect_failed(exc)
             self._done = True
             raise
-        self._reading = self._ws = ws  # nothing processes yet: no hand-over needed
+        self._ws = ws
         self.wake()
 
     def wake(self) -> None:
@@ -172,17 +219,21 @@ class ThreadedDriver(Driver):
 
     def _finished(self) -> bool:
         """Nothing more can arrive or be processed."""
-        return self._done and self._reading is None and self._inbox.empty()
+        return self._done and self._inbox.empty()
 
-    def _socket_closed(self, ws: ClientConnection, cause: BaseException) -> None:
+    def _socket_ended(self, ws: ClientConnection) -> None:
         session = self._session
         assert session is not None
-        self._reading = None
         if self._ws is ws:
             self._ws = None
+        cause: BaseException | None = None
+        try:
+            ws.recv()  # its reading thread has ended: this raises why (ConnectionClosed) at once
+        except Exception as exc:
+            cause = exc
         if not isinstance(cause, ConnectionClosed):
-            # A bug or an I/O error stopped receiving: report it as the close reason, and let
-            # the socket go (a reconnect must not leave it open behind).
+            # A bug or an I/O error stopped the reading thread: let the socket go (a reconnect
+            # must not leave it open behind).
             _log.debug("receiving stopped", exc_info=cause)
             threading.Thread(target=ws.close, name="spacetimedb-close", daemon=True).start()
         error = session.close_error(ws.close_code, ws.close_reason or "", cause)
@@ -200,41 +251,20 @@ class ThreadedDriver(Driver):
     def _process(self, item: Any) -> None:
         session = self._session
         assert session is not None
-        if isinstance(item, _Opened):
-            self._reading = item.ws
+        if isinstance(item, _Queued):
+            try:
+                message = item.ws.recv()  # complete already (a text message, or fragments)
+            except Exception:  # pragma: no cover - websockets fails the socket first
+                _log.debug("receiving a queued message failed", exc_info=True)
+                return  # its _Ended follows
+            session.frame_received(message)  # a text frame too: the session reports it
+        elif isinstance(item, _Ended):
+            self._socket_ended(item.ws)
         elif isinstance(item, Wait):
             session.reconnecting(item)
         elif isinstance(item, GiveUp):
             session.give_up(item)
             self._done = True
-
-    def _next(self, timeout: float | None, block: bool) -> Any:
-        """The next message (or reconnect report) to process; raises queue.Empty when nothing
-        came in time. Caller holds _process_lock."""
-        deadline = None if timeout is None or not block else time.monotonic() + timeout
-        while True:
-            ws = self._reading
-            if ws is None:
-                if self._finished():
-                    raise queue.Empty
-                if not block:
-                    return self._inbox.get_nowait()
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                item = self._inbox.get(True, wait)
-                if not isinstance(item, _Opened):
-                    return item
-                self._reading = item.ws  # go on waiting, on the new socket
-                continue
-            try:
-                # Straight from the websockets connection's queue: a text frame too (the
-                # session reports it).
-                if not block:
-                    return ws.recv(_NOWAIT)
-                return ws.recv(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                raise queue.Empty from None
-            except Exception as exc:  # ConnectionClosed, or a bug or an I/O error
-                return _Closing(ws, exc)
 
     def _process_one(self, timeout: float | None, block: bool) -> bool:
         if self.in_callback_thread():
@@ -243,18 +273,18 @@ class ThreadedDriver(Driver):
                 "messages' callbacks before this one returns); use .then() or another thread"
             )
         with self._process_lock:
+            if self._finished():
+                return False
             try:
-                item = self._next(timeout, block)
+                item = self._inbox.get(block, timeout) if block else self._inbox.get_nowait()
             except queue.Empty:
                 return False
             session = self._session
             assert session is not None
             self._processing = threading.get_ident()
             try:
-                if isinstance(item, (bytes, str)):
+                if type(item) is bytes:
                     session.frame_received(item)
-                elif isinstance(item, _Closing):
-                    self._socket_closed(item.ws, item.cause)
                 else:
                     self._process(item)
             finally:
@@ -372,7 +402,6 @@ class ThreadedDriver(Driver):
                 action = opened
                 continue
             self._ws = ws
-            self._inbox.put(_Opened(ws))  # the processing thread reads it from now on
             self.wake()
             return
         self._inbox.put(action)  # reported on the callback thread
