@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from spacetimedb_sdk.client import Compression
+from spacetimedb_sdk.frames import V3_BSATN_PROTOCOL, split_client_payload
 from spacetimedb_sdk.messages import (
     OK_EMPTY,
     CallReducerMsg,
@@ -134,13 +135,44 @@ def test_asyncio_driver_sends_in_order_when_the_socket_is_full(monkeypatch: Any)
     async def main() -> list[int]:
         with ScriptedServer(_reads_late) as server:
             async with builder(server.url, with_compression=Compression.NONE).build_async() as conn:
-                # 40 calls of 256 kB each, made at once: more than the socket buffers hold
-                calls = [conn.reducers.set_name(f"{i:04}" + "x" * 262_144) for i in range(40)]
+                # 80 calls of 256 kB each, one per loop iteration (each written at once): more
+                # than the socket buffers hold
+                calls = []
+                for i in range(80):
+                    calls.append(conn.reducers.set_name(f"{i:04}" + "x" * 262_144))
+                    await asyncio.sleep(0)
                 done: list[int] = []
                 for i, call in enumerate(calls):
                     call.then(lambda ctx, ev, i=i: done.append(i))
                 await asyncio.wait_for(asyncio.gather(*calls), 20)
                 return done
 
-    assert asyncio.run(main()) == list(range(40))
+    assert asyncio.run(main()) == list(range(80))
     assert waited  # a send had to wait for the socket, and the writer finished it
+
+
+def test_asyncio_driver_coalesces_a_burst_of_requests() -> None:
+    frames: list[bytes] = []
+
+    async def count_frames(session: Session) -> None:
+        await session.send(InitialConnectionMsg(ME, MY_CONNECTION, "minted-token"))
+        answered = 0
+        while answered < 50:
+            frame = await session.ws.recv()
+            assert isinstance(frame, bytes)
+            frames.append(frame)
+            for call in split_client_payload(frame):
+                assert isinstance(call, CallReducerMsg)
+                await session.send(ReducerResultMsg(call.request_id, Timestamp(1), OK_EMPTY))
+                answered += 1
+        await session.ws.wait_closed()
+
+    async def main() -> None:
+        with ScriptedServer(count_frames, protocols=(V3_BSATN_PROTOCOL,)) as server:
+            async with builder(server.url, with_compression=Compression.NONE).build_async() as conn:
+                calls = [conn.reducers.set_name(f"n{i}") for i in range(50)]  # one iteration
+                await asyncio.wait_for(asyncio.gather(*calls), 5)
+
+    asyncio.run(main())
+    # the first call goes at once, the other 49 share the writer's frame
+    assert len(frames) <= 2

@@ -4,10 +4,13 @@ Each message is applied, and its callbacks run, on the event loop as soon as the
 delivered it, in order: the connection hands every whole binary message to the driver as the
 protocol parses it, not through a queue read by a task (a loop iteration per message). One task
 per connection waits for the socket's close (and reads the rare message that does not arrive in
-one binary frame, keeping the order behind it); a writer task sends what the core queues
-(requests made in the same loop iteration are coalesced into one v3 frame). Requests may also be
-made from other threads: they wake the writer through the loop. ``await conn.run_async()``
-waits until the connection closes; auto-reconnect attempts run inside the reader task.
+one binary frame, keeping the order behind it).
+
+The first request made on the loop in a loop iteration is written to the socket at once; the
+ones after it in the same iteration, and requests made from other threads (which wake it
+through the loop), are sent by a writer task, coalesced into v3 frames. ``await
+conn.run_async()`` waits until the connection closes; auto-reconnect attempts run inside the
+reader task.
 """
 
 from __future__ import annotations
@@ -116,6 +119,8 @@ class AsyncioDriver(Driver):
         self._in_callback = False
         #: The writer task is sending (later frames must wait for it).
         self._writing = False
+        #: A request was written at once in this loop iteration.
+        self._burst = False
         #: A send begun by _send_now that must wait: (the coroutine, what it awaits, the frames
         #: after it), finished by the writer.
         self._blocked: tuple[Coroutine[Any, Any, None], Any, list[bytes]] | None = None
@@ -201,10 +206,17 @@ class AsyncioDriver(Driver):
             return
         if threading.get_ident() != self._loop_thread:
             loop.call_soon_threadsafe(wakeup.set)
-        elif self._writing or self._blocked is not None or self._ws is None:
-            wakeup.set()  # behind what the writer holds (or once a socket is there)
+        elif self._writing or self._blocked is not None or self._ws is None or self._burst:
+            # Behind what the writer holds (or once a socket is there); after a request sent
+            # at once in this loop iteration, the rest of a burst shares the writer's frames.
+            wakeup.set()
         else:
+            self._burst = True
+            loop.call_soon(self._end_burst)
             self._send_now(self._ws)
+
+    def _end_burst(self) -> None:
+        self._burst = False
 
     def _send_now(self, ws: ClientConnection) -> None:
         """Write the queued frames from the caller (a reducer call in a coroutine, a callback):
