@@ -361,3 +361,33 @@ def test_nested_option_round_trips_with_some_wrapper() -> None:
     assert codec.decode(b"\x01") is None
     assert codec.decode(b"\x00\x01") == Some(None)
     assert codec.decode(b"\x00\x00\x05") == Some(5)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_bulk_decoding_agrees_with_decoding_one_value(data: st.DataObject) -> None:
+    # decode_many is the cache's bulk path: same values, and on bad input the same error.
+    ty, value = draw_typed_value(data)
+    codec = compile_codec(ty)
+    encoded = codec.encode(value)
+    first, second = codec.decode_many([encoded, encoded])
+    assert _same(first, value) and _same(second, value)
+    if not encoded:
+        return
+    cut = data.draw(st.integers(0, len(encoded) - 1))
+    with pytest.raises(BsatnDecodeError) as one:
+        codec.decode(encoded[:cut])
+    with pytest.raises(BsatnDecodeError) as bulk:
+        codec.decode_many([encoded, encoded[:cut]])
+    assert str(bulk.value) == str(one.value)
+    pos = data.draw(st.integers(0, len(encoded) - 1))
+    mutated = bytearray(encoded)
+    mutated[pos] = data.draw(st.integers(0, 255))
+    try:
+        expected = codec.decode_from(bytes(mutated), 0)[0]
+    except BsatnDecodeError as exc:
+        with pytest.raises(BsatnDecodeError) as bulk_mutated:
+            codec.decode_many([bytes(mutated)])
+        assert str(bulk_mutated.value) == str(exc)
+    else:
+        assert _same(codec.decode_many([bytes(mutated)])[0], expected)

@@ -92,15 +92,38 @@ def test_equal_identities_in_one_batch_are_equal_values() -> None:
 def test_bulk_decoding_leaves_the_collector_as_it_found_it() -> None:
     codec = compile_codec(RefType(0), FLAT, {0: ProductBinding(Row, ("id", "hp"))})
     rows = _rows(*((i, i) for i in range(2000)))
-    was = gc.isenabled()
+    was, thresholds = gc.isenabled(), gc.get_threshold()
     try:
         for enabled in (True, False):
             (gc.enable if enabled else gc.disable)()
             assert len(codec.decode_many(rows)) == 2000
             assert len(codec.decode_concatenated(b"".join(rows))) == 2000
             assert gc.isenabled() is enabled
+            assert gc.get_threshold() == thresholds
             with pytest.raises(BsatnDecodeError):
                 codec.decode_many([*rows, b"\x00"])
             assert gc.isenabled() is enabled
+            assert gc.get_threshold() == thresholds
     finally:
         (gc.enable if was else gc.disable)()
+        gc.set_threshold(*thresholds)
+
+
+def test_a_threshold_set_during_a_bulk_decode_is_kept() -> None:
+    thresholds = gc.get_threshold()
+    chosen = (thresholds[0] + 1, 5, 5)
+
+    @dataclasses.dataclass(slots=True)
+    class Changing:
+        id: int
+        hp: int
+
+        def __post_init__(self) -> None:
+            gc.set_threshold(*chosen)  # e.g. another thread tuning the collector meanwhile
+
+    codec = compile_codec(RefType(0), FLAT, {0: ProductBinding(Changing, ("id", "hp"))})
+    try:
+        codec.decode_many(_rows(*((i, i) for i in range(2000))))
+        assert gc.get_threshold() == chosen
+    finally:
+        gc.set_threshold(*thresholds)
