@@ -280,6 +280,10 @@ class AsyncioDriver(Driver):
         finally:
             if self._writer is not None:
                 self._writer.cancel()
+            blocked, self._blocked = self._blocked, None
+            if blocked is not None:  # a send the writer never took up: end it with the socket
+                with contextlib.suppress(RuntimeError):
+                    blocked[0].close()
             assert self._closed is not None
             self._closed.set()
 
