@@ -4,6 +4,7 @@ in between; plus readers on other threads racing with applies."""
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections import Counter
 from typing import Any
@@ -36,6 +37,8 @@ def test_counts_values_and_events_follow_the_model(batches: list[Any]) -> None:
                 model[r] -= 1
         after = {r for r, c in model.items() if c > 0}
         delta = cached.apply(list(inserts), list(deletes))
+        deleted = delta.deleted_values()  # in bulk: the same objects as one by one
+        assert all(map(operator.is_, deleted, map(delta.deleted_row, delta.deletes)))
         assert set(delta.inserts) | {n for _, n in delta.updates} == after - before
         assert set(delta.deletes) | {o for o, _ in delta.updates} == before - after
         for r in before - after:

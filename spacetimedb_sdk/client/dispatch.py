@@ -199,7 +199,10 @@ class Dispatcher:
             self._each_row(f"{name}.on_insert", inserts, ctx, rows)
         deletes = registered.delete.snapshot()
         if deletes and delta.deletes:
-            rows = self._each_decoded(delta.deleted_row, delta.deletes, name)
+            try:
+                rows = delta.deleted_values()
+            except BsatnDecodeError:
+                rows = self._each_decoded(delta.deleted_row, delta.deletes, name)
             self._each_row(f"{name}.on_delete", deletes, ctx, rows)
         updates = registered.update.snapshot()
         if updates and delta.updates:
@@ -213,6 +216,14 @@ class Dispatcher:
                     if old is not _UNDECODABLE and new is not _UNDECODABLE:
                         pairs.append((old, new))
             what = f"{name}.on_update"
+            if len(updates) == 1:
+                (cb,) = updates
+                for old, new in pairs:
+                    try:
+                        cb(ctx, old, new)
+                    except Exception as exc:
+                        self._callback_failed(what, exc)
+                return
             for old, new in pairs:
                 for cb in updates:
                     try:

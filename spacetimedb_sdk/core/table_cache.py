@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import compress, filterfalse, repeat
-from operator import is_, is_not, not_
+from operator import is_, is_not, itemgetter, not_
 from typing import Any
 
 from spacetimedb_sdk.core.key_order import OrderKey
@@ -283,6 +283,18 @@ class TableDelta:
             value = self._deleted_values[row] = self.table.decode(row)
         return value
 
+    def deleted_values(self) -> list[Any]:
+        """The values of ``deletes`` in order (those never read while cached decoded in bulk;
+        raises ``BsatnDecodeError``)."""
+        deletes = self.deletes
+        known = self._deleted_values
+        values = list(map(known.get, deletes))
+        if any(map(is_, values, repeat(None))):
+            missing = [r for r, v in zip(deletes, values, strict=True) if v is None]
+            known.update(zip(missing, self.table._decode_all(missing), strict=True))
+            values = list(map(known.__getitem__, deletes))
+        return values
+
     def inserted_values(self) -> list[Any]:
         """The values of ``inserts`` in order, decoded in bulk (raises ``BsatnDecodeError``)."""
         if self.is_event:
@@ -291,11 +303,14 @@ class TableDelta:
 
     def updated_values(self) -> list[tuple[Any, Any]]:
         """``(old, new)`` values of ``updates`` in order, new rows decoded in bulk."""
-        news = self.table.values_of([new for _, new in self.updates], self._version)
-        old_get, old_row = self._deleted_values.get, self.deleted_row
-        return [
-            (old_get(o) or old_row(o), n) for (o, _), n in zip(self.updates, news, strict=True)
-        ]
+        updates = self.updates
+        news = self.table.values_of(list(map(itemgetter(1), updates)), self._version)
+        olds = list(map(itemgetter(0), updates))
+        values = list(map(self._deleted_values.get, olds))
+        if any(map(is_, values, repeat(None))):  # old rows never read while cached
+            row = self.deleted_row
+            values = [row(o) if v is None else v for o, v in zip(olds, values, strict=True)]
+        return list(zip(values, news, strict=True))
 
     def __repr__(self) -> str:
         return (
