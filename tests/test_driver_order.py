@@ -135,10 +135,11 @@ def test_asyncio_driver_sends_in_order_when_the_socket_is_full(monkeypatch: Any)
     async def main() -> list[int]:
         with ScriptedServer(_reads_late) as server:
             async with builder(server.url, with_compression=Compression.NONE).build_async() as conn:
-                # 80 calls of 256 kB each, one per loop iteration (each written at once): more
-                # than the socket buffers hold
+                # 80 calls of 256 kB each, each written at once (as if each followed an answer):
+                # more than the socket buffers hold
                 calls = []
                 for i in range(80):
+                    conn._driver._burst = False
                     calls.append(conn.reducers.set_name(f"{i:04}" + "x" * 262_144))
                     await asyncio.sleep(0)
                 done: list[int] = []

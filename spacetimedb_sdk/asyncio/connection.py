@@ -6,9 +6,10 @@ protocol parses it, not through a queue read by a task (a loop iteration per mes
 per connection waits for the socket's close (and reads the rare message that does not arrive in
 one binary frame, keeping the order behind it).
 
-The first request made on the loop in a loop iteration is written to the socket at once; the
-ones after it in the same iteration, and requests made from other threads (which wake it
-through the loop), are sent by a writer task, coalesced into v3 frames. ``await
+A request made on the loop is written to the socket at once, unless one was just written that
+way and neither a message has arrived nor the writer task has run since: the requests of a burst
+after its first, and requests made from other threads (which wake it through the loop), are
+sent by the writer task, coalesced into v3 frames. ``await
 conn.run_async()`` waits until the connection closes; auto-reconnect attempts run inside the
 reader task.
 """
@@ -119,7 +120,9 @@ class AsyncioDriver(Driver):
         self._in_callback = False
         #: The writer task is sending (later frames must wait for it).
         self._writing = False
-        #: A request was written at once in this loop iteration.
+        #: A request was written at once, and neither the writer has run nor a message has
+        #: arrived since: the requests after it (a burst) go to the writer, coalesced. (Both
+        #: reset it: cheaper than a callback per request at the end of the loop iteration.)
         self._burst = False
         #: A send begun by _send_now that must wait: (the coroutine, what it awaits, the frames
         #: after it), finished by the writer.
@@ -178,6 +181,7 @@ class AsyncioDriver(Driver):
             await wakeup.wait()
             wakeup.clear()
             self._writing = True
+            self._burst = False
             try:
                 frames: list[bytes] = []
                 blocked, self._blocked = self._blocked, None
@@ -211,12 +215,8 @@ class AsyncioDriver(Driver):
             # at once in this loop iteration, the rest of a burst shares the writer's frames.
             wakeup.set()
         else:
-            self._burst = True
-            loop.call_soon(self._end_burst)
+            self._burst = True  # until the writer runs or a message arrives
             self._send_now(self._ws)
-
-    def _end_burst(self) -> None:
-        self._burst = False
 
     def _send_now(self, ws: ClientConnection) -> None:
         """Write the queued frames from the caller (a reducer call in a coroutine, a callback):
@@ -243,6 +243,7 @@ class AsyncioDriver(Driver):
 
     async def _read(self, session: Session, ws: ClientConnection) -> BaseException | None:
         def deliver(message: bytes | str) -> None:
+            self._burst = False
             self._in_callback = True
             try:
                 session.frame_received(message)
