@@ -65,7 +65,7 @@ async def _finish(coroutine: Coroutine[Any, Any, None], step: Any) -> None:
             return
 
 
-class _Connection(ClientConnection):
+class _DirectDeliveryConnection(ClientConnection):
     """A client connection that hands each message that arrives as one binary frame to the
     driver from the protocol callback, as soon as it is parsed.
 
@@ -144,7 +144,7 @@ class AsyncioDriver(Driver):
                 max_size=options.max_message_size,
                 max_queue=None,
                 logger=transport_logger(),  # it logs the Authorization header at DEBUG
-                create_connection=_Connection,
+                create_connection=_DirectDeliveryConnection,
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise handshake_error(exc) from exc
@@ -252,7 +252,7 @@ class AsyncioDriver(Driver):
 
         cause: BaseException | None = None
         try:
-            if isinstance(ws, _Connection):
+            if isinstance(ws, _DirectDeliveryConnection):
                 ws.arm(deliver)
             async for message in ws:  # the messages not delivered directly; then the close
                 deliver(message)

@@ -64,7 +64,7 @@ class _Ended:
     ws: ClientConnection
 
 
-class _Connection(ClientConnection):
+class _QueueingConnection(ClientConnection):
     """A client connection whose reading thread puts each message that arrives in one binary
     frame straight into the driver's queue, as soon as it is parsed, and reports its end there.
 
@@ -164,7 +164,7 @@ class ThreadedDriver(Driver):
                 max_size=options.max_message_size,
                 max_queue=None,
                 logger=transport_logger(),  # it logs the Authorization header at DEBUG
-                create_connection=_Connection,
+                create_connection=_QueueingConnection,
                 **_LEGACY,
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
@@ -174,7 +174,7 @@ class ThreadedDriver(Driver):
         except ConnectError:
             ws.close()
             raise
-        if isinstance(opened, Serve) and isinstance(ws, _Connection):
+        if isinstance(opened, Serve) and isinstance(ws, _QueueingConnection):
             ws.arm(self._inbox.put)  # the session can read its messages now
         return ws, opened
 
