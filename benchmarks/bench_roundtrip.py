@@ -106,13 +106,19 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000, help="measured calls per driver")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured calls first")
     parser.add_argument("--url", help="a running server with the chat module as `chat`")
+    parser.add_argument(
+        "--driver",
+        choices=("asyncio", "threaded"),
+        help="only this driver (bench_vs_ts.py orders the drivers and TypeScript per round)",
+    )
     args = parser.parse_args()
     proc, url = (None, args.url) if args.url else _start_server()
     try:
-        results = {
-            "asyncio": asyncio.run(_asyncio_driver(url, args.calls, args.warmup)),
-            "threaded": _threaded_driver(url, args.calls, args.warmup),
-        }
+        results: dict[str, Any] = {}
+        if args.driver in (None, "asyncio"):
+            results["asyncio"] = asyncio.run(_asyncio_driver(url, args.calls, args.warmup))
+        if args.driver in (None, "threaded"):
+            results["threaded"] = _threaded_driver(url, args.calls, args.warmup)
     finally:
         if proc is not None:
             proc.terminate()

@@ -11,12 +11,15 @@ One command for issue 14's figures. It writes the benchmark messages if missing
   updated ``entity`` rows applied to a cache holding all 100k; receipt, receipt plus reading
   every row once, receipt with a callback touching one field per row, and the memory held per
   cached row;
-* a reducer round trip (``bench_roundtrip.py`` and ``bench_roundtrip_ts.mjs``) against one local
-  server with the chat module.
+* a reducer round trip against one local server with the chat module, ``--rounds`` times: each
+  round runs ``bench_roundtrip.py --driver asyncio``, ``--driver threaded`` and
+  ``bench_roundtrip_ts.mjs`` back to back, each in its own process, the first of one round
+  going last in the next, so that a change of load between clients biases no side.
 
-Prints a table (times: the best run; memory: the median process; and the Python/TypeScript
-ratio) and, with ``--json FILE``,
-writes every raw result. Run it under ``flock /tmp/...bench.lock`` on a shared machine.
+Prints a table (receiving: the best run, memory the median process; round trip: the median
+over rounds of each figure, and of the rounds' Python/TypeScript ratios) and, with
+``--json FILE``, writes every raw result. Run it under ``flock /tmp/...bench.lock`` on a
+shared machine.
 """
 
 from __future__ import annotations
@@ -82,17 +85,56 @@ def _receive(rounds: int, repeat: int) -> dict[str, dict[str, list[dict[str, Any
     return out
 
 
-def _roundtrip(calls: int, warmup: int) -> dict[str, Any]:
-    node = node_executable()
+#: The round trip's clients, in the first round's order.
+CLIENTS = ("asyncio", "threaded", "typescript")
+#: The round trip's figures, each reported as its median over rounds.
+RT_KEYS = ("p50_ms", "p90_ms", "p99_ms", "cpu_us_per_call")
+
+
+def _roundtrip(rounds: int, calls: int, warmup: int) -> dict[str, Any]:
+    """Every round's figures per client (``rounds``), the medians over rounds (``median``) and
+    the median of the rounds' Python/TypeScript ratios (``ratio_median``)."""
+    counts = ["--calls", str(calls), "--warmup", str(warmup)]
+    py_cmd = [sys.executable, str(HERE / "bench_roundtrip.py"), *counts]
+    ts_cmd = [node_executable(), str(HERE / "ts" / "dist" / "bench_roundtrip_ts.mjs"), *counts]
+    per_round: list[dict[str, Any]] = []
     proc, url = bench_roundtrip._start_server()
     try:
-        counts = ["--url", url, "--calls", str(calls), "--warmup", str(warmup)]
-        py = _json_of([sys.executable, str(HERE / "bench_roundtrip.py"), *counts])
-        ts = _json_of([node, str(HERE / "ts" / "dist" / "bench_roundtrip_ts.mjs"), *counts])
+        for r in range(rounds):
+            # Rotated, not reversed: over 3 rounds each client runs once first, second and last.
+            order = CLIENTS[r % 3 :] + CLIENTS[: r % 3]
+            figures: dict[str, Any] = {"order": list(order)}
+            for client in order:
+                if client == "typescript":
+                    figures[client] = _json_of([*ts_cmd, "--url", url])["typescript"]
+                else:
+                    run = _json_of([*py_cmd, "--url", url, "--driver", client])
+                    figures[client] = run[client]
+            figures["py_over_ts"] = {
+                driver: {
+                    key: float(figures[driver][key]) / float(figures["typescript"][key])
+                    for key in RT_KEYS
+                }
+                for driver in CLIENTS[:2]
+            }
+            per_round.append(figures)
     finally:
         proc.terminate()
         proc.wait(30)
-    return {"python": py, "typescript": ts}
+    return {
+        "rounds": per_round,
+        "median": {
+            client: {key: _median([f[client] for f in per_round], key) for key in RT_KEYS}
+            for client in CLIENTS
+        },
+        "ratio_median": {
+            driver: {
+                key: statistics.median(f["py_over_ts"][driver][key] for f in per_round)
+                for key in RT_KEYS
+            }
+            for driver in CLIENTS[:2]
+        },
+    }
 
 
 def _best(runs: list[dict[str, Any]], key: str) -> float:
@@ -120,13 +162,15 @@ def _table(receive: dict[str, dict[str, list[dict[str, Any]]]], roundtrip: dict[
         lines.append(
             f"{label:38} {'bytes per cached row':22} {py:10.0f} {ts:11.0f} {py / ts:7.2f} {'1.0':>6}"
         )
-    ts_rt = roundtrip["typescript"]["typescript"]
-    for key in ("p50_ms", "p90_ms", "p99_ms"):
-        for driver in ("asyncio", "threaded"):
-            py = float(roundtrip["python"][driver][key])
+    ts_rt = roundtrip["median"]["typescript"]
+    for key in RT_KEYS:
+        digits = 1 if key == "cpu_us_per_call" else 3
+        for driver in CLIENTS[:2]:
+            py = roundtrip["median"][driver][key]
+            ratio = roundtrip["ratio_median"][driver][key]
             lines.append(
-                f"{'reducer round trip (' + driver + ')':38} {key:22} {py:10.3f} "
-                f"{float(ts_rt[key]):11.3f} {py / float(ts_rt[key]):7.2f}"
+                f"{'reducer round trip (' + driver + ')':38} {key:22} {py:10.{digits}f} "
+                f"{ts_rt[key]:11.{digits}f} {ratio:7.2f}"
             )
     return "\n".join(lines)
 
@@ -134,9 +178,13 @@ def _table(receive: dict[str, dict[str, list[dict[str, Any]]]], roundtrip: dict[
 def main(argv: list[str] | None = None) -> None:
     """Run everything and print the side-by-side table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=3, help="processes per side and message")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="processes per side and message; round-trip rounds"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="runs per mode in each process")
-    parser.add_argument("--calls", type=int, default=2000, help="measured reducer calls")
+    parser.add_argument(
+        "--calls", type=int, default=2000, help="measured reducer calls per client and round"
+    )
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--json", type=Path, help="write every raw result here")
     args = parser.parse_args(argv)
@@ -149,13 +197,14 @@ def main(argv: list[str] | None = None) -> None:
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     load_before = os.getloadavg()
     receive = _receive(args.rounds, args.repeat)
-    roundtrip = _roundtrip(args.calls, args.warmup)
+    roundtrip = _roundtrip(args.rounds, args.calls, args.warmup)
     load_after = os.getloadavg()
     header = (
         f"{started}; Python {platform.python_version()}, "
         f"Node {receive[CASES[0][0]]['typescript'][0]['node']}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs; load average {load_before[0]:.2f} before, "
-        f"{load_after[0]:.2f} after; best of {args.rounds} x {args.repeat} runs"
+        f"{load_after[0]:.2f} after; receiving: best of {args.rounds} x {args.repeat} runs; "
+        f"round trip: median of {args.rounds} rounds x {args.calls} calls"
     )
     print(header)
     print(_table(receive, roundtrip))
