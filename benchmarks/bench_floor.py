@@ -119,6 +119,24 @@ def _best(build: Callable[[], Any], collector: str, repeat: int) -> tuple[float,
     return min(runs)
 
 
+def entity_rows(data: bytes, cls: type) -> list[Any]:
+    """The floor decoder of ``entity`` rows laid back to back: one row object per row."""
+    out: list[Any] = []
+    oa = out.append
+    for a, x, y, z, hp in _ENTITY.iter_unpack(data):
+        t = _new(cls)
+        t.id = a
+        t.x = x
+        t.y = y
+        t.z = z
+        t.hp = hp
+        oa(t)
+    return out
+
+
+_ENTITY = struct.Struct("<QfffI")
+
+
 def _entity_steps(data: bytes, cls: type) -> list[tuple[str, Callable[[], Any]]]:
     unpack = struct.Struct("<QfffI").iter_unpack
     n = len(data) // 24
@@ -141,17 +159,7 @@ def _entity_steps(data: bytes, cls: type) -> list[tuple[str, Callable[[], Any]]]
         return out
 
     def rows() -> Any:
-        out: list[Any] = []
-        oa = out.append
-        for a, x, y, z, hp in unpack(data):
-            t = _new(cls)
-            t.id = a
-            t.x = x
-            t.y = y
-            t.z = z
-            t.hp = hp
-            oa(t)
-        return out
+        return entity_rows(data, cls)
 
     return [
         ("iter_unpack pass (tuples made, dropped)", tuples),

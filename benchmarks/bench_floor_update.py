@@ -28,7 +28,6 @@ import argparse
 import gc
 import json
 import platform
-import struct
 import sys
 import time
 from collections import deque
@@ -41,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_apply import Case, load_schema
+from bench_floor import entity_rows
 
 from spacetimedb_sdk.messages import (
     PersistentTableRows,
@@ -52,8 +52,6 @@ from spacetimedb_sdk.messages import (
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 DEFAULT_MODULE_DEF = HERE.parent / "tests" / "fixtures" / "module_defs" / "bench.moduledef.bsatn"
-_new: Callable[[type], Any] = object.__new__
-_ROW = struct.Struct("<QfffI")
 
 
 def _split(data: bytes) -> list[bytes]:
@@ -61,17 +59,7 @@ def _split(data: bytes) -> list[bytes]:
 
 
 def _decode(rows: list[bytes], cls: type) -> list[Any]:
-    out: list[Any] = []
-    append = out.append
-    for a, b, c, d, e in _ROW.iter_unpack(b"".join(rows)):
-        row = _new(cls)
-        row.id = a
-        row.x = b
-        row.y = c
-        row.z = d
-        row.hp = e
-        append(row)
-    return out
+    return entity_rows(b"".join(rows), cls)
 
 
 def _run_once(
