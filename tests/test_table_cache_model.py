@@ -18,7 +18,7 @@ ROWS = [user(n) for n in range(5)]
 _batch = st.tuples(
     st.lists(st.sampled_from(ROWS), max_size=5),
     st.lists(st.sampled_from(ROWS), max_size=5),
-    st.sampled_from(["none", "row", "rows", "prefetch"]),
+    st.sampled_from(["none", "row", "rows", "inserted"]),
 )
 
 
@@ -56,7 +56,7 @@ def test_counts_values_and_events_follow_the_model(batches: list[Any]) -> None:
             assert sorted(map(encode, values)) == sorted(after)
             for value in values:
                 seen.setdefault(encode(value), value)
-        elif read == "prefetch" and delta.inserts:
+        elif read == "inserted" and delta.inserts:
             values = delta.inserted_values()
             for r, value in zip(delta.inserts, values, strict=True):
                 seen.setdefault(r, value)
@@ -156,6 +156,6 @@ def test_storing_decoded_values_keeps_the_tables_order() -> None:
     assert list(map(encode, cached.rows())) == order
     later = [MANY[i] for i in (8, 2, 6)]
     cached.apply(later, [order[1]])
-    cached.prefetch(list(reversed(later)))  # values stored in another order than the rows'
+    cached.values_of(list(reversed(later)), -1)  # values stored in another order than the rows'
     expected = [r for r in order if r != order[1]] + later
     assert list(map(encode, cached.rows())) == expected

@@ -166,8 +166,7 @@ class BTreeIndex(Generic[Row, Key]):
                 rows = index.exact(key)
             else:
                 rows = index.prefix(key)
-        row = cache.row
-        return (row(r) for r in rows)
+        return iter(cache.values_of(rows, -1))  # decoded in bulk, memoised
 
     def __getitem__(self, key: Any) -> list[Row]:
         return list(self.filter(key))

@@ -430,10 +430,6 @@ class CachedTable:
         row = self.row
         return [row(r) if v is None else v for r, v in items]
 
-    def prefetch(self, rows: list[bytes]) -> None:
-        """Decode the rows among ``rows`` that are cached and not decoded yet, in bulk."""
-        self._decode_missing(rows, -1)
-
     def values_of(self, rows: list[bytes], version: int) -> list[Any]:
         """The values of cached ``rows`` (decoded in bulk); ``version``: the table's version
         when every one of them was known to be cached and undecoded (-1 if unknown)."""
